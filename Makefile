@@ -1,0 +1,54 @@
+# spinport — build, run and test. Every tool is installed by `make tools`
+# into $(SPINPORT_CACHE) (outside the repo) and reused on later runs.
+
+SHELL        := /bin/bash
+SPINPORT_CACHE ?= $(HOME)/.cache/spinport
+export SPINPORT_CACHE
+WASM         := build/spinport.wasm
+LISTEN       ?= 127.0.0.1:3000
+
+.PHONY: all tools build dev up test test-unit test-tinygo test-host bench cluster cluster-down clean
+
+all: build
+
+## tools: install TinyGo 0.30 (or use a tinygo >= 0.34 on PATH), wazero, redis-server
+tools:
+	@hack/install-tools.sh
+
+## build: compile the Spin component (spin.toml's build command runs this too)
+build:
+	@hack/tinygo-build.sh $(WASM)
+
+## dev: serve spinport on http://$(LISTEN) through the Spin-ABI test host (SQLite KV in .spin/)
+dev: build
+	@cd spinhost && go run ./cmd/spinhost --manifest ../spin.toml --listen $(LISTEN)
+
+## up: for machines with Spin installed (not available here)
+up:
+	spin build && spin up --runtime-config-file runtime-config-redis.toml
+
+## test: unit tests (native and TinyGo) and end-to-end tests of the real .wasm
+test: test-unit test-tinygo test-host
+
+test-unit:
+	@echo "==> native unit tests"
+	go test ./...
+
+test-tinygo:
+	@hack/tinygo-test.sh ./kv/... ./api/... ./k8sproxy/...
+
+test-host: build
+	@echo "==> test host and end-to-end tests against $(WASM)"
+	cd spinhost && SPINPORT_WASM=$(CURDIR)/$(WASM) SPINPORT_MANIFEST=$(CURDIR)/spin.toml go test ./...
+
+bench: build
+	@hack/bench.sh
+
+cluster:
+	@hack/cluster/up.sh
+
+cluster-down:
+	@hack/cluster/down.sh
+
+clean:
+	rm -rf build .spin

@@ -1,0 +1,85 @@
+// Package k8sproxy is spinport's Kubernetes REST client and the policy that
+// limits what spinport may do to a cluster.
+//
+// client-go does not build with TinyGo, so the few REST calls spinport needs
+// are made here, over a Doer: a *net/http.Client natively, the Spin SDK's
+// outbound HTTP client (spinhttp.NewClient()) in the .wasm. Answers are raw
+// JSON bytes for the callers to read with gjson or fastjson.
+//
+//	c, err := k8sproxy.New("https://kubernetes.default.svc", token, spinhttp.NewClient())
+//	out, err := c.Apply(obj) // server-side apply, fieldManager=spinport, force=true
+//	b, err := c.Get("SpinApp", "tenant-a", "web")
+//	if k8sproxy.IsNotFound(err) { ... }
+//
+// # Errors
+//
+//   - *APIError: the API server answered non-2xx; Status, Reason and Message
+//     come from its metav1.Status object.
+//   - *UnavailableError: the request did not get an answer (transport error);
+//     the API layer answers 503.
+//   - *PolicyError: k8sproxy refused the operation; nothing was sent for it.
+//
+// IsNotFound, IsConflict, IsUnavailable and IsPolicy test for them. The
+// bearer token never appears in an error (nor in a Client's %v output).
+//
+// # Policy
+//
+// Checked before any request leaves:
+//
+//	kind             apiVersion                  operations
+//	Namespace        v1                          apply get list delete (cluster-scoped)
+//	ResourceQuota    v1                          apply get list delete
+//	Secret           v1                          apply get list delete
+//	SpinApp          core.spinkube.dev/v1alpha1  apply get list delete
+//	SpinAppExecutor  core.spinkube.dev/v1alpha1  apply get list delete
+//	Ingress          networking.k8s.io/v1        apply get list delete
+//	Certificate      cert-manager.io/v1          apply get list delete
+//	Deployment       apps/v1                     get list (rollout status)
+//	Pod              v1                          get list logs
+//	Event            v1                          list
+//
+// Every other kind, and every other operation on these kinds (Pod apply or
+// delete, for instance), is refused. spinport only works in namespaces
+// labelled app.kubernetes.io/managed-by=spinport:
+//
+//   - An applied object must carry that label itself.
+//   - Operations on namespaced kinds need a namespace (never cluster-wide)
+//     that exists and is managed. The Client checks with one GET on the
+//     namespace and caches the answer for its lifetime (one Spin request).
+//     When the namespace is unmanaged only that GET has been sent.
+//   - Applying a Namespace creates it or updates a managed one; an existing
+//     unmanaged namespace is refused (adding the label would take it over).
+//     default, kube-system, kube-public and kube-node-lease are always
+//     refused.
+//   - Get and Delete of a Namespace require it to be managed; List of
+//     Namespaces always adds the managed-by selector.
+//   - Secrets of type kubernetes.io/service-account-token are refused (they
+//     would mint tokens for a namespace's service accounts).
+//   - Names must be DNS-1123 names, so nothing odd reaches a request path.
+//
+// Delete treats 404 (object or its namespace gone) as success.
+//
+// # RBAC
+//
+// The service account spinport runs as needs exactly what the table above
+// implies, cluster-wide (tenant namespaces are created at run time, so the
+// grant is a ClusterRole bound by a ClusterRoleBinding; RBAC cannot select by
+// label, which is why the label policy lives here). Server-side apply needs
+// create and patch (create when the object does not exist yet):
+//
+//	""                 namespaces                    get list create patch delete
+//	""                 resourcequotas, secrets       get list create patch delete
+//	""                 pods                          get list
+//	""                 pods/log                      get
+//	""                 events                        list
+//	apps               deployments                   get list
+//	networking.k8s.io  ingresses                     get list create patch delete
+//	cert-manager.io    certificates                  get list create patch delete
+//	core.spinkube.dev  spinapps, spinappexecutors    get list create patch delete
+//
+// rbac.yaml in this directory has it as a ClusterRole and ClusterRoleBinding
+// (a test keeps it in step with the table in kinds.go, and the integration
+// test runs the whole flow with a token of a service account bound to it).
+// Note what it implies: the service account can read every Secret in the
+// cluster, so its token must be guarded like a cluster credential.
+package k8sproxy

@@ -1,0 +1,683 @@
+package kv
+
+import (
+	"errors"
+	"strconv"
+)
+
+// QuotaError names the tenant quota an operation would exceed.
+type QuotaError struct {
+	Quota string // maxApps, maxReplicasPerApp, maxTotalReplicas
+	Limit int64
+}
+
+func (e *QuotaError) Error() string {
+	return "quota " + e.Quota + " (" + strconv.FormatInt(e.Limit, 10) + ") would be exceeded"
+}
+
+// DB is spinport's record store on a Backend.
+type DB struct {
+	B Backend
+}
+
+func (db DB) tenants() Collection             { return Collection{db.B, tenantsPrefix()} }
+func (db DB) members(t string) Collection     { return Collection{db.B, membersPrefix(t)} }
+func (db DB) apps(t string) Collection        { return Collection{db.B, appsPrefix(t)} }
+func (db DB) tokens(t string) Collection      { return Collection{db.B, tokensPrefix(t)} }
+func (db DB) vars(t, a string) Collection     { return Collection{db.B, varsPrefix(t, a)} }
+func (db DB) userTenants(u string) Collection { return Collection{db.B, userTenantsPrefix(u)} }
+func (db DB) revisions(t, a string) Log       { return Log{db.B, revisionsPrefix(t, a)} }
+func (db DB) audit(t string) Log              { return Log{db.B, auditPrefix(t)} }
+
+// ---- tenants and members
+
+// CreateTenant stores the tenant and its first owner.
+func (db DB) CreateTenant(t Tenant, owner Member) error {
+	if err := db.tenants().Create(t.Slug, t.Marshal()); err != nil {
+		return err
+	}
+	return db.AddMember(t.Slug, owner)
+}
+
+func (db DB) GetTenant(slug string) (Tenant, error) {
+	b, err := db.tenants().Get(slug)
+	if err != nil {
+		return Tenant{}, err
+	}
+	return ParseTenant(b)
+}
+
+func (db DB) UpdateTenant(t Tenant) error { return db.tenants().Update(t.Slug, t.Marshal()) }
+
+// ListTenants lists every tenant (installation admins).
+func (db DB) ListTenants(cursor string, limit int) ([]Tenant, string, error) {
+	items, next, err := db.tenants().List(cursor, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Tenant, 0, len(items))
+	for _, it := range items {
+		t, err := ParseTenant(it.Doc)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	return out, next, nil
+}
+
+// UserTenants lists the slugs of the tenants a user belongs to.
+func (db DB) UserTenants(userID, cursor string, limit int) ([]string, string, error) {
+	items, next, err := db.userTenants(userID).List(cursor, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.Name)
+	}
+	return out, next, nil
+}
+
+// AppCount is the number of apps a tenant has.
+func (db DB) AppCount(tenant string) (int64, error) { return readCounter(db.B, appCountKey(tenant)) }
+
+// ReplicaCount is the replicas (autoscaling maximum counted) a tenant runs.
+func (db DB) ReplicaCount(tenant string) (int64, error) {
+	return readCounter(db.B, replicaCountKey(tenant))
+}
+
+// DeleteTenant removes a tenant that has no apps, with its members,
+// tokens and audit log.
+func (db DB) DeleteTenant(slug string) error {
+	n, err := db.AppCount(slug)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return ErrHasApps
+	}
+	if err := db.eachName(db.members(slug), func(user string) error {
+		if err := db.userTenants(user).Delete(slug); err != nil {
+			return err
+		}
+		return db.members(slug).Delete(user)
+	}); err != nil {
+		return err
+	}
+	if err := db.eachName(db.tokens(slug), func(id string) error { return db.RevokeToken(slug, id) }); err != nil {
+		return err
+	}
+	if err := db.audit(slug).DeleteAll(); err != nil {
+		return err
+	}
+	for _, k := range []string{appCountKey(slug), replicaCountKey(slug), membersPrefix(slug) + "/seq", tokensPrefix(slug) + "/seq", appsPrefix(slug) + "/seq"} {
+		if err := db.B.Delete(k); err != nil {
+			return err
+		}
+	}
+	return db.tenants().Delete(slug)
+}
+
+// ErrHasApps refuses deleting a tenant that still has apps.
+var ErrHasApps = errors.New("kv: tenant still has apps")
+
+// eachName calls fn for every record name in c, in pages.
+func (db DB) eachName(c Collection, fn func(name string) error) error {
+	cursor := ""
+	for {
+		items, next, err := c.List(cursor, 100)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := fn(it.Name); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+func (db DB) AddMember(tenant string, m Member) error {
+	if err := db.members(tenant).Create(m.UserID, m.Marshal()); err != nil {
+		return err
+	}
+	return db.userTenants(m.UserID).Put(tenant, []byte(`{}`))
+}
+
+func (db DB) GetMember(tenant, userID string) (Member, error) {
+	b, err := db.members(tenant).Get(userID)
+	if err != nil {
+		return Member{}, err
+	}
+	return ParseMember(b)
+}
+
+func (db DB) UpdateMember(tenant string, m Member) error {
+	return db.members(tenant).Update(m.UserID, m.Marshal())
+}
+
+func (db DB) RemoveMember(tenant, userID string) error {
+	if err := db.members(tenant).Delete(userID); err != nil {
+		return err
+	}
+	return db.userTenants(userID).Delete(tenant)
+}
+
+func (db DB) ListMembers(tenant, cursor string, limit int) ([]Member, string, error) {
+	items, next, err := db.members(tenant).List(cursor, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Member, 0, len(items))
+	for _, it := range items {
+		m, err := ParseMember(it.Doc)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, m)
+	}
+	return out, next, nil
+}
+
+// ---- users
+
+// EnsureUser returns the user for an identity, creating it on first sign-in.
+// newID is called only when the identity is new.
+func (db DB) EnsureUser(u User, newID func() string) (User, error) {
+	key := identityKey(u.Issuer, u.Subject)
+	id := newID()
+	created, err := db.B.SetNX(key, []byte(id))
+	if err != nil {
+		return User{}, err
+	}
+	if !created {
+		b, err := db.B.Get(key)
+		if err != nil {
+			return User{}, err
+		}
+		existing, err := db.GetUser(string(b))
+		if err == nil {
+			if existing.DisplayName != u.DisplayName || existing.Email != u.Email {
+				existing.DisplayName, existing.Email = u.DisplayName, u.Email
+				return existing, db.B.Set(userKey(existing.ID), existing.Marshal())
+			}
+			return existing, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return User{}, err
+		}
+		id = string(b) // identity claimed but record not yet written: write it
+	}
+	u.ID = id
+	return u, db.B.Set(userKey(id), u.Marshal())
+}
+
+func (db DB) GetUser(id string) (User, error) {
+	b, err := db.B.Get(userKey(id))
+	if err != nil {
+		return User{}, err
+	}
+	return ParseUser(b)
+}
+
+// PutUser stores a user record directly (the bootstrap admin, tests).
+func (db DB) PutUser(u User) error { return db.B.Set(userKey(u.ID), u.Marshal()) }
+
+// ---- apps
+
+// CreateApp stores a new app within the tenant's quotas. Quota counters are
+// incremented first and rolled back on failure, so concurrent creations can
+// never together exceed a quota.
+func (db DB) CreateApp(a App, q Quotas) error {
+	if q.MaxReplicasPerApp > 0 && a.Scaling.Peak() > q.MaxReplicasPerApp {
+		return &QuotaError{"maxReplicasPerApp", q.MaxReplicasPerApp}
+	}
+	undoApps, err := db.reserve(appCountKey(a.Tenant), 1, q.MaxApps, "maxApps")
+	if err != nil {
+		return err
+	}
+	undoReplicas, err := db.reserve(replicaCountKey(a.Tenant), a.Scaling.Peak(), q.MaxTotalReplicas, "maxTotalReplicas")
+	if err != nil {
+		undoApps()
+		return err
+	}
+	if err := db.apps(a.Tenant).Create(a.Name, a.Marshal()); err != nil {
+		undoReplicas()
+		undoApps()
+		return err
+	}
+	return nil
+}
+
+// reserve adds delta to a counter unless that takes it over limit (0 = no limit).
+func (db DB) reserve(key string, delta, limit int64, quota string) (undo func(), err error) {
+	if delta == 0 {
+		return func() {}, nil
+	}
+	n, err := db.B.IncrBy(key, delta)
+	if err != nil {
+		return nil, err
+	}
+	undo = func() { _, _ = db.B.IncrBy(key, -delta) }
+	if limit > 0 && delta > 0 && n > limit {
+		undo()
+		return nil, &QuotaError{quota, limit}
+	}
+	return undo, nil
+}
+
+func (db DB) GetApp(tenant, name string) (App, error) {
+	b, err := db.apps(tenant).Get(name)
+	if err != nil {
+		return App{}, err
+	}
+	return ParseApp(b)
+}
+
+// UpdateApp replaces the app record; old is the record it replaces, so the
+// replica quota moves by the difference.
+func (db DB) UpdateApp(old, a App, q Quotas) error {
+	if q.MaxReplicasPerApp > 0 && a.Scaling.Peak() > q.MaxReplicasPerApp {
+		return &QuotaError{"maxReplicasPerApp", q.MaxReplicasPerApp}
+	}
+	undo, err := db.reserve(replicaCountKey(a.Tenant), a.Scaling.Peak()-old.Scaling.Peak(), q.MaxTotalReplicas, "maxTotalReplicas")
+	if err != nil {
+		return err
+	}
+	if err := db.apps(a.Tenant).Update(a.Name, a.Marshal()); err != nil {
+		undo()
+		return err
+	}
+	return nil
+}
+
+func (db DB) ListApps(tenant, cursor string, limit int) ([]App, string, error) {
+	items, next, err := db.apps(tenant).List(cursor, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]App, 0, len(items))
+	for _, it := range items {
+		a, err := ParseApp(it.Doc)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, a)
+	}
+	return out, next, nil
+}
+
+// DeleteApp removes the app with its variables, revisions and domain claims
+// and gives its quota back.
+func (db DB) DeleteApp(a App) error {
+	if err := db.eachName(db.vars(a.Tenant, a.Name), func(n string) error { return db.vars(a.Tenant, a.Name).Delete(n) }); err != nil {
+		return err
+	}
+	if err := db.forgetDigests(a.Tenant, a.Name); err != nil {
+		return err
+	}
+	if err := db.revisions(a.Tenant, a.Name).DeleteAll(); err != nil {
+		return err
+	}
+	for _, host := range a.Domains {
+		if err := db.ReleaseDomain(host, a.Tenant, a.Name); err != nil {
+			return err
+		}
+	}
+	if err := db.B.Delete(varsPrefix(a.Tenant, a.Name) + "/seq"); err != nil {
+		return err
+	}
+	if err := db.apps(a.Tenant).Delete(a.Name); err != nil {
+		return err
+	}
+	if _, err := db.B.IncrBy(appCountKey(a.Tenant), -1); err != nil {
+		return err
+	}
+	_, err := db.B.IncrBy(replicaCountKey(a.Tenant), -a.Scaling.Peak())
+	return err
+}
+
+// ---- variables
+
+func (db DB) SetVariable(tenant, app string, v Variable) error {
+	return db.vars(tenant, app).Put(v.Name, v.Marshal())
+}
+
+func (db DB) DeleteVariable(tenant, app, name string) error {
+	return db.vars(tenant, app).Delete(name)
+}
+
+func (db DB) GetVariable(tenant, app, name string) (Variable, error) {
+	b, err := db.vars(tenant, app).Get(name)
+	if err != nil {
+		return Variable{}, err
+	}
+	return ParseVariable(b)
+}
+
+// Variables lists all of an app's variables (bounded by the API's limit per app).
+func (db DB) Variables(tenant, app string) ([]Variable, error) {
+	var out []Variable
+	err := db.eachItem(db.vars(tenant, app), func(it Item) error {
+		v, err := ParseVariable(it.Doc)
+		if err == nil {
+			out = append(out, v)
+		}
+		return err
+	})
+	return out, err
+}
+
+func (db DB) eachItem(c Collection, fn func(Item) error) error {
+	cursor := ""
+	for {
+		items, next, err := c.List(cursor, 100)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// ---- revisions
+
+// AddRevision records a deploy. A digest-pinned image maps to one revision
+// per app: deploying a digest that already has a revision returns that
+// revision with existed=true instead of a new one, so CI retries and
+// concurrent duplicate deploys make exactly one revision, and re-running an
+// old pipeline never silently rolls production back (rollback is explicit).
+func (db DB) AddRevision(tenant, app string, rev Revision) (Revision, bool, error) {
+	log := db.revisions(tenant, app)
+	if rev.Digest != "" && rev.RollbackOf == 0 {
+		if existing, err := db.revisionForDigest(tenant, app, rev.Digest); err == nil {
+			return existing, true, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return Revision{}, false, err
+		}
+	}
+	n, err := log.Append(func(n int64) []byte { rev.Number = n; return rev.Marshal() })
+	if err != nil {
+		return Revision{}, false, err
+	}
+	rev.Number = n
+	if rev.Digest == "" || rev.RollbackOf > 0 {
+		return rev, false, nil
+	}
+	// Claim the digest. A concurrent duplicate that loses the claim removes
+	// its own revision and returns the winner's.
+	won, err := db.B.SetNX(dedupeKey(tenant, app, rev.Digest), formatInt(n))
+	if err != nil || won {
+		return rev, false, err
+	}
+	_ = db.B.Delete(log.key(n))
+	existing, err := db.revisionForDigest(tenant, app, rev.Digest)
+	return existing, true, err
+}
+
+func (db DB) forgetDigests(tenant, app string) error {
+	before := int64(0)
+	for {
+		revs, next, err := db.ListRevisions(tenant, app, before, 100)
+		if err != nil {
+			return err
+		}
+		for _, r := range revs {
+			if r.Digest != "" {
+				if err := db.B.Delete(dedupeKey(tenant, app, r.Digest)); err != nil {
+					return err
+				}
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		before = next
+	}
+}
+
+func (db DB) revisionForDigest(tenant, app, digest string) (Revision, error) {
+	b, err := db.B.Get(dedupeKey(tenant, app, digest))
+	if err != nil {
+		return Revision{}, err
+	}
+	n, ok := parseInt(b)
+	if !ok {
+		return Revision{}, ErrCorrupt
+	}
+	return db.GetRevision(tenant, app, n)
+}
+
+// LatestRevision returns the newest revision: the one the app runs.
+func (db DB) LatestRevision(tenant, app string) (Revision, error) {
+	log := db.revisions(tenant, app)
+	docs, _, err := log.Newest(0, 1)
+	if err != nil {
+		return Revision{}, err
+	}
+	if len(docs) == 0 {
+		return Revision{}, ErrNotFound
+	}
+	return ParseRevision(docs[0])
+}
+
+func (db DB) GetRevision(tenant, app string, n int64) (Revision, error) {
+	b, err := db.revisions(tenant, app).Get(n)
+	if err != nil {
+		return Revision{}, err
+	}
+	return ParseRevision(b)
+}
+
+// UpdateRevision stores a revision's new state.
+func (db DB) UpdateRevision(tenant, app string, rev Revision) error {
+	return db.revisions(tenant, app).Set(rev.Number, rev.Marshal())
+}
+
+// ListRevisions lists revisions newest first; before=0 starts at the newest.
+func (db DB) ListRevisions(tenant, app string, before int64, limit int) ([]Revision, int64, error) {
+	docs, next, err := db.revisions(tenant, app).Newest(before, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]Revision, 0, len(docs))
+	for _, d := range docs {
+		r, err := ParseRevision(d)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, r)
+	}
+	return out, next, nil
+}
+
+// ---- tokens
+
+func (db DB) CreateToken(t Token) error {
+	if err := db.B.Set(tokenRefKey(t.ID), []byte(t.Tenant)); err != nil {
+		return err
+	}
+	return db.tokens(t.Tenant).Create(t.ID, t.Marshal())
+}
+
+// TokenByID finds a token from the id part of a presented token.
+func (db DB) TokenByID(id string) (Token, error) {
+	tenant, err := db.B.Get(tokenRefKey(id))
+	if err != nil {
+		return Token{}, err
+	}
+	return db.GetToken(string(tenant), id)
+}
+
+func (db DB) GetToken(tenant, id string) (Token, error) {
+	b, err := db.tokens(tenant).Get(id)
+	if err != nil {
+		return Token{}, err
+	}
+	return ParseToken(b)
+}
+
+func (db DB) TouchToken(t Token) error { return db.tokens(t.Tenant).Update(t.ID, t.Marshal()) }
+
+func (db DB) RevokeToken(tenant, id string) error {
+	if err := db.tokens(tenant).Delete(id); err != nil {
+		return err
+	}
+	return db.B.Delete(tokenRefKey(id))
+}
+
+func (db DB) ListTokens(tenant, cursor string, limit int) ([]Token, string, error) {
+	items, next, err := db.tokens(tenant).List(cursor, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Token, 0, len(items))
+	for _, it := range items {
+		t, err := ParseToken(it.Doc)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	return out, next, nil
+}
+
+// ---- audit
+
+func (db DB) Audit(tenant string, e AuditEvent) error {
+	_, err := db.audit(tenant).Append(func(n int64) []byte { e.Seq = n; return e.Marshal() })
+	return err
+}
+
+func (db DB) ListAudit(tenant string, before int64, limit int) ([]AuditEvent, int64, error) {
+	docs, next, err := db.audit(tenant).Newest(before, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]AuditEvent, 0, len(docs))
+	for _, d := range docs {
+		e, err := ParseAuditEvent(d)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, e)
+	}
+	return out, next, nil
+}
+
+// ---- domains
+
+// ClaimDomain reserves host for tenant/app across the installation.
+// Claiming a host the same app already holds succeeds.
+func (db DB) ClaimDomain(host, tenant, app string) error {
+	claim := DomainClaim{Host: host, Tenant: tenant, App: app}
+	ok, err := db.B.SetNX(domainKey(host), claim.Marshal())
+	if err != nil || ok {
+		return err
+	}
+	got, err := db.GetDomain(host)
+	if err != nil {
+		return err
+	}
+	if got.Tenant == tenant && got.App == app {
+		return nil
+	}
+	return ErrExists
+}
+
+func (db DB) GetDomain(host string) (DomainClaim, error) {
+	b, err := db.B.Get(domainKey(host))
+	if err != nil {
+		return DomainClaim{}, err
+	}
+	return ParseDomainClaim(b)
+}
+
+// ReleaseDomain frees host if tenant/app holds it.
+func (db DB) ReleaseDomain(host, tenant, app string) error {
+	got, err := db.GetDomain(host)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if got.Tenant != tenant || got.App != app {
+		return nil
+	}
+	return db.B.Delete(domainKey(host))
+}
+
+// ---- sessions, sign-in state, idempotency
+
+func (db DB) PutSession(hash string, s Session) error { return db.B.Set(sessionKey(hash), s.Marshal()) }
+
+func (db DB) GetSession(hash string) (Session, error) {
+	b, err := db.B.Get(sessionKey(hash))
+	if err != nil {
+		return Session{}, err
+	}
+	return ParseSession(b)
+}
+
+func (db DB) DeleteSession(hash string) error { return db.B.Delete(sessionKey(hash)) }
+
+// PutLoginState keeps an OIDC sign-in in flight (PKCE verifier, nonce).
+func (db DB) PutLoginState(state string, doc []byte) error {
+	return db.B.Set(loginStateKey(state), doc)
+}
+
+// TakeLoginState returns and deletes it: a state is good for one callback.
+func (db DB) TakeLoginState(state string) ([]byte, error) {
+	b, err := db.B.Get(loginStateKey(state))
+	if err != nil {
+		return nil, err
+	}
+	return b, db.B.Delete(loginStateKey(state))
+}
+
+// ClaimIdempotency reserves scope for the first request that carries it.
+// It returns the stored response when one is already recorded.
+func (db DB) ClaimIdempotency(scope string) (first bool, stored []byte, err error) {
+	key := idempotencyKey(scope)
+	ok, err := db.B.SetNX(key, []byte(`{"pending":true}`))
+	if err != nil || ok {
+		return ok, nil, err
+	}
+	b, err := db.B.Get(key)
+	return false, b, err
+}
+
+func (db DB) StoreIdempotency(scope string, response []byte) error {
+	return db.B.Set(idempotencyKey(scope), response)
+}
+
+func (db DB) ForgetIdempotency(scope string) error { return db.B.Delete(idempotencyKey(scope)) }
+
+// Ping writes and reads back a key (health checks).
+func (db DB) Ping(now int64) error {
+	v := formatInt(now)
+	if err := db.B.Set(root+"health", v); err != nil {
+		return err
+	}
+	got, err := db.B.Get(root + "health")
+	if err != nil {
+		return err
+	}
+	if _, ok := parseInt(got); !ok { // another instance may have written its own time
+		return errors.New("kv: health key read back garbage")
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package kv
+
+import "sync"
+
+// Memory is an in-process Store and Counter for tests and benchmarks. It is
+// safe for concurrent use, so concurrency tests can run against it natively.
+type Memory struct {
+	mu   sync.Mutex
+	data map[string][]byte
+	Ops  int64 // number of Store and Counter calls, for KV-operation benchmarks
+}
+
+func NewMemory() *Memory { return &Memory{data: map[string][]byte{}} }
+
+// Backend returns the Memory as a Backend named name.
+func (m *Memory) Backend() Backend { return Backend{Store: m, Counter: m, Name: "memory"} }
+
+func (m *Memory) Get(key string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Ops++
+	v, ok := m.data[key]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return append([]byte(nil), v...), nil
+}
+
+func (m *Memory) Set(key string, value []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Ops++
+	m.data[key] = append([]byte(nil), value...)
+	return nil
+}
+
+func (m *Memory) Delete(key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Ops++
+	delete(m.data, key)
+	return nil
+}
+
+func (m *Memory) IncrBy(key string, delta int64) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Ops++
+	n, _ := parseInt(m.data[key])
+	n += delta
+	m.data[key] = formatInt(n)
+	return n, nil
+}
+
+func (m *Memory) SetNX(key string, value []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Ops++
+	if _, ok := m.data[key]; ok {
+		return false, nil
+	}
+	m.data[key] = append([]byte(nil), value...)
+	return true, nil
+}
+
+// Len reports how many keys are stored.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.data)
+}
+
+// Keys returns a copy of all keys (tests only; production code never lists keys).
+func (m *Memory) Keys() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keys := make([]string, 0, len(m.data))
+	for k := range m.data {
+		keys = append(keys, k)
+	}
+	return keys
+}
