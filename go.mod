@@ -3,6 +3,8 @@ module github.com/spinport/spinport
 go 1.21
 
 require (
+	github.com/fermyon/spin/sdk/go/v2 v2.2.0
+	github.com/julienschmidt/httprouter v1.3.0
 	github.com/tidwall/gjson v1.18.0
 	github.com/valyala/fastjson v1.6.4
 )

@@ -16,10 +16,12 @@ source "$HACK/tinygo.sh"
 cd "$ROOT"
 
 # Skip the (~1 min) build when no input is newer than OUT. Inputs: Go sources,
-# module files, embedded UI files, and this script (flags live here).
+# module files, embedded UI files, and this script (flags live here); also
+# directories below the root, whose mtime changes when a file is deleted.
+# SPINPORT_FORCE_BUILD=1 rebuilds anyway.
 if [ -f "$OUT" ] && [ -z "${SPINPORT_FORCE_BUILD:-}" ]; then
-	newer="$(find . \( -name .git -o -name node_modules -o -name .spin -o -path ./build \) -prune -o \
-		-type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -path './ui/*' \
+	newer="$(find . -mindepth 1 \( -name .git -o -name node_modules -o -name .spin -o -path ./build \) -prune -o \
+		\( -type d -o -name '*.go' -o -name go.mod -o -name go.sum -o -path './ui/*' \
 		-o -path ./hack/tinygo-build.sh \) -newer "$OUT" -print -quit)"
 	if [ -z "$newer" ]; then
 		echo "==> build: up to date ($OUT)"

@@ -401,7 +401,7 @@ func (db DB) eachItem(c Collection, fn func(Item) error) error {
 // old pipeline never silently rolls production back (rollback is explicit).
 func (db DB) AddRevision(tenant, app string, rev Revision) (Revision, bool, error) {
 	log := db.revisions(tenant, app)
-	if rev.Digest != "" && rev.RollbackOf == 0 {
+	if rev.Digest != "" && rev.Cause == CauseDeploy {
 		if existing, err := db.revisionForDigest(tenant, app, rev.Digest); err == nil {
 			return existing, true, nil
 		} else if !errors.Is(err, ErrNotFound) {
@@ -413,7 +413,7 @@ func (db DB) AddRevision(tenant, app string, rev Revision) (Revision, bool, erro
 		return Revision{}, false, err
 	}
 	rev.Number = n
-	if rev.Digest == "" || rev.RollbackOf > 0 {
+	if rev.Digest == "" || rev.Cause != CauseDeploy {
 		return rev, false, nil
 	}
 	// Claim the digest. A concurrent duplicate that loses the claim removes

@@ -63,7 +63,7 @@ func TestConcurrentCreatesAndDeploys(t *testing.T) {
 		}(i)
 		go func(i int) {
 			defer wg.Done()
-			_, _, err := db.AddRevision("acme", "web", Revision{Image: fmt.Sprintf("r.io/web:%d", i), Digest: fmt.Sprintf("sha256:%064d", i)})
+			_, _, err := db.AddRevision("acme", "web", Revision{Cause: CauseDeploy, Image: fmt.Sprintf("r.io/web:%d", i), Digest: fmt.Sprintf("sha256:%064d", i)})
 			errs <- err
 		}(i)
 	}
@@ -109,7 +109,7 @@ func TestConcurrentDuplicateDigestMakesOneRevision(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rev, _, err := db.AddRevision("acme", "web", Revision{Image: "r.io/web@sha256:" + fmt.Sprintf("%064d", 7), Digest: "sha256:" + fmt.Sprintf("%064d", 7)})
+			rev, _, err := db.AddRevision("acme", "web", Revision{Cause: CauseDeploy, Image: "r.io/web@sha256:" + fmt.Sprintf("%064d", 7), Digest: "sha256:" + fmt.Sprintf("%064d", 7)})
 			if err != nil {
 				t.Error(err)
 			}
@@ -178,7 +178,7 @@ func TestDeleteAppGivesQuotaBackAndForgetsEverything(t *testing.T) {
 	}
 	_ = db.SetVariable("acme", "web", Variable{Name: "greeting", Value: "hi"})
 	_, _, _ = db.AddRevision("acme", "web", Revision{Image: "r.io/web:1"})
-	_, _, _ = db.AddRevision("acme", "web", Revision{Image: "r.io/web@sha256:1", Digest: "sha256:1"})
+	_, _, _ = db.AddRevision("acme", "web", Revision{Cause: CauseDeploy, Image: "r.io/web@sha256:1", Digest: "sha256:1"})
 	if err := db.DeleteApp(a); err != nil {
 		t.Fatal(err)
 	}

@@ -227,6 +227,13 @@ func ParseVariable(b []byte) (Variable, error) {
 	return Variable{Name: r.Get("name").String(), Value: r.Get("value").String(), Secret: r.Get("secret").Bool(), UpdatedAt: r.Get("updatedAt").Int()}, nil
 }
 
+// Revision causes.
+const (
+	CauseDeploy   = "deploy"
+	CauseRollback = "rollback"
+	CauseConfig   = "config"
+)
+
 // Revision states.
 const (
 	StatePending = "pending" // recorded, not yet applied
@@ -248,6 +255,7 @@ type Revision struct {
 	State      string
 	Reason     string
 	RollbackOf int64
+	Cause      string // deploy, rollback or config (variables or settings changed)
 	Scaling    Scaling
 	Variables  []Variable // plain values and secret names at deploy time
 	Domains    []string
@@ -262,6 +270,7 @@ func (r Revision) Marshal() []byte {
 	if r.RollbackOf > 0 {
 		w.Num("rollbackOf", r.RollbackOf)
 	}
+	w.OptStr("cause", r.Cause)
 	r.Scaling.write(&w)
 	w.Key("variables").Array()
 	for _, v := range r.Variables {
@@ -279,7 +288,7 @@ func ParseRevision(b []byte) (Revision, error) {
 	rev := Revision{Number: r.Get("number").Int(), Image: r.Get("image").String(), Digest: r.Get("digest").String(),
 		Source: r.Get("source").String(), GitRef: r.Get("gitRef").String(), GitSHA: r.Get("gitSha").String(),
 		Actor: r.Get("actor").String(), CreatedAt: r.Get("createdAt").Int(), State: r.Get("state").String(),
-		Reason: r.Get("reason").String(), RollbackOf: r.Get("rollbackOf").Int(), Scaling: readScaling(r),
+		Reason: r.Get("reason").String(), RollbackOf: r.Get("rollbackOf").Int(), Cause: r.Get("cause").String(), Scaling: readScaling(r),
 		Domains: strings(r.Get("domains")), KV: r.Get("kv").Bool()}
 	for _, v := range r.Get("variables").Array() {
 		rev.Variables = append(rev.Variables, Variable{Name: v.Get("name").String(), Value: v.Get("value").String(), Secret: v.Get("secret").Bool()})

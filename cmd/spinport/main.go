@@ -1,3 +1,85 @@
+//go:build tinygo
+
+// Command spinport is the Spin component: it reads Spin variables, opens
+// the KV store and hands each request to the api and ui packages. It and
+// the adapters beside it are the only code that imports the Spin SDK.
 package main
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	spinhttp "github.com/fermyon/spin/sdk/go/v2/http"
+	"github.com/spinport/spinport/api"
+	"github.com/spinport/spinport/kv"
+	"github.com/spinport/spinport/ui"
+)
+
+// Set at build time with -ldflags -X (hack/tinygo-build.sh).
+var (
+	version   = "dev"
+	buildTime = ""
+)
+
+func init() {
+	spinhttp.Handle(serve)
+}
+
+// serve builds the request's dependencies (Spin runs a fresh instance per
+// request, so there is nothing to cache) and routes the request.
+func serve(w http.ResponseWriter, r *http.Request) {
+	srv, err := newServer()
+	if err != nil {
+		logf("configuration error: %v", err)
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, `{"title":"spinport is misconfigured","status":503,"detail":%q}`, err.Error())
+		return
+	}
+	switch p := r.URL.Path; {
+	case p == "/healthz" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/"):
+		srv.Handler().ServeHTTP(w, r)
+	default:
+		ui.Handler().ServeHTTP(w, r)
+	}
+}
+
+func newServer() (*api.Server, error) {
+	v := spinVariables{}
+	cfg := api.Config{
+		AdminToken:        v.get("admin_token"),
+		BaseDomain:        v.get("base_domain"),
+		RegistryAllowlist: api.ParseAllowlist(v.get("registry_allowlist")),
+		PublicURL:         v.get("public_url"),
+		OIDC:              api.OIDCConfig{Issuer: v.get("oidc_issuer"), ClientID: v.get("oidc_client_id"), ClientSecret: v.get("oidc_client_secret")},
+		KVBackend:         v.get("kv_backend"),
+		Version:           version,
+		BuildTime:         buildTime,
+	}
+	if v.err != nil {
+		return nil, v.err
+	}
+	backend, err := openBackend(cfg.KVBackend, v.get("redis_url"))
+	if err != nil {
+		return nil, err
+	}
+	doer := spinhttp.NewClient()
+	return &api.Server{
+		DB:     kv.DB{B: backend},
+		HTTP:   doer,
+		Config: cfg,
+		Now:    time.Now,
+		Rand:   rand.Reader,
+		Log:    func(s string) { logf("%s", s) },
+	}, nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "spinport: "+format+"\n", args...)
+}
 
 func main() {}

@@ -212,7 +212,6 @@ start kube-controller-manager \
   --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
   --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
   --service-cluster-ip-range "$SERVICE_CIDR" \
-  --controllers '*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle-controller' \
   --profiling=false --v 1
 start kube-scheduler \
   --kubeconfig "$PKI/kube-scheduler.kubeconfig" \

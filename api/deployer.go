@@ -1,0 +1,18 @@
+package api
+
+import "github.com/spinport/spinport/kv"
+
+// Deployer makes the cluster match spinport's records. The Kubernetes
+// implementation lives in k8sproxy; tests use a recording one.
+type Deployer interface {
+	// ApplyTenant creates or updates the tenant's namespace and quota.
+	ApplyTenant(t kv.Tenant) error
+	DeleteTenant(slug string) error
+	// Apply converges the app's objects to rev and reports the state reached.
+	Apply(t kv.Tenant, app kv.App, rev kv.Revision) error
+	DeleteApp(app kv.App) error
+	// SetSecret stores a secret variable's value in the app's Secret; the
+	// value never touches the KV store.
+	SetSecret(tenant, app, name, value string) error
+	DeleteSecret(tenant, app, name string) error
+}

@@ -1,0 +1,107 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/spinport/spinport/jsonw"
+	"github.com/spinport/spinport/kv"
+)
+
+// Problem is an error with an HTTP status and a message a person can act
+// on (RFC 9457 application/problem+json). Handlers return *Problem for
+// anything the caller got wrong; every error reaches the client through
+// writeError, the one place that maps errors to responses.
+type Problem struct {
+	Status int
+	Title  string
+	Detail string // what is wrong and how to fix it
+	Field  string // the request field at fault, if any
+	Quota  string // the quota exceeded, if any
+}
+
+func (p *Problem) Error() string { return p.Detail }
+
+func badRequest(field, detail string) *Problem {
+	return &Problem{Status: http.StatusBadRequest, Title: "Invalid request", Field: field, Detail: detail}
+}
+
+func notFound(detail string) *Problem {
+	return &Problem{Status: http.StatusNotFound, Title: "Not found", Detail: detail}
+}
+
+func conflict(detail string) *Problem {
+	return &Problem{Status: http.StatusConflict, Title: "Conflict", Detail: detail}
+}
+
+func forbidden(detail string) *Problem {
+	return &Problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: detail}
+}
+
+func unauthorized(detail string) *Problem {
+	return &Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: detail}
+}
+
+func unavailable(detail string) *Problem {
+	return &Problem{Status: http.StatusServiceUnavailable, Title: "Service unavailable", Detail: detail}
+}
+
+// Unavailable marks errors from a dependency that is down (the Kubernetes
+// API server, Redis): the client may retry later.
+type Unavailable interface{ Unavailable() bool }
+
+func toProblem(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var q *kv.QuotaError
+	if errors.As(err, &q) {
+		return &Problem{Status: http.StatusForbidden, Title: "Quota exceeded", Quota: q.Quota,
+			Detail: "the tenant's quota " + q.Quota + " is " + strconv.FormatInt(q.Limit, 10) + ": remove something or ask an installation admin to raise it"}
+	}
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+		return notFound("no such resource")
+	case errors.Is(err, kv.ErrExists):
+		return conflict("already exists")
+	case errors.Is(err, kv.ErrBadCursor):
+		return badRequest("cursor", "the page cursor is not one this API handed out: start again without it")
+	}
+	var u Unavailable
+	if errors.As(err, &u) && u.Unavailable() {
+		return unavailable(err.Error() + ": try again shortly")
+	}
+	return &Problem{Status: http.StatusInternalServerError, Title: "Internal error", Detail: "spinport failed to complete the request; it has been logged"}
+}
+
+// writeError answers with err as problem+json. Internal errors are logged
+// by the caller's logger, never echoed (they may hold details of the store).
+func writeError(w http.ResponseWriter, err error, log func(string)) {
+	p := toProblem(err)
+	if p.Status >= 500 && log != nil && p.Status != http.StatusServiceUnavailable {
+		log("internal error: " + err.Error())
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(problemJSON(p))
+}
+
+func problemJSON(p *Problem) []byte {
+	var j jsonw.W
+	j.Object().Str("type", "about:blank").Str("title", p.Title).Num("status", int64(p.Status)).Str("detail", p.Detail).
+		OptStr("field", p.Field).OptStr("quota", p.Quota).End()
+	return j.Bytes()
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,115 @@
+package api
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/spinport/spinport/jsonw"
+	"github.com/spinport/spinport/kv"
+)
+
+func rfc3339(unix int64) string {
+	if unix == 0 {
+		return ""
+	}
+	return time.Unix(unix, 0).UTC().Format(time.RFC3339)
+}
+
+func writeTenant(w *jsonw.W, t kv.Tenant, role string) {
+	w.Object().Str("slug", t.Slug).Str("displayName", t.DisplayName)
+	w.Key("quotas").Object().Num("maxApps", t.Quotas.MaxApps).Num("maxReplicasPerApp", t.Quotas.MaxReplicasPerApp).Num("maxTotalReplicas", t.Quotas.MaxTotalReplicas).End()
+	w.Str("createdAt", rfc3339(t.CreatedAt)).OptStr("role", role).End()
+}
+
+func writeMember(w *jsonw.W, m kv.Member, u kv.User) {
+	w.Object().Str("user", m.UserID).Str("role", m.Role).OptStr("displayName", u.DisplayName).OptStr("email", u.Email).Str("addedAt", rfc3339(m.AddedAt)).End()
+}
+
+func writeScaling(w *jsonw.W, s kv.Scaling) {
+	if s.Autoscale {
+		w.Key("autoscaling").Object().Num("minReplicas", s.MinReplicas).Num("maxReplicas", s.MaxReplicas).End()
+		return
+	}
+	w.Num("replicas", s.Replicas)
+}
+
+func (s *Server) writeApp(w *jsonw.W, a kv.App, current int64) {
+	w.Object().Str("tenant", a.Tenant).Str("name", a.Name)
+	writeScaling(w, a.Scaling)
+	w.Strings("domains", a.Domains).Str("defaultHost", s.defaultHost(a)).Flag("kv", a.KV)
+	if current > 0 {
+		w.Num("currentRevision", current)
+	} else {
+		w.Key("currentRevision").Null()
+	}
+	w.Str("createdAt", rfc3339(a.CreatedAt)).Str("updatedAt", rfc3339(a.UpdatedAt)).End()
+}
+
+// defaultHost is <app>-<tenant>.<base domain>.
+func (s *Server) defaultHost(a kv.App) string {
+	return a.Name + "-" + a.Tenant + "." + s.Config.BaseDomain
+}
+
+func writeVariable(w *jsonw.W, v kv.Variable) {
+	w.Object().Str("name", v.Name).Flag("secret", v.Secret)
+	if !v.Secret {
+		w.Str("value", v.Value)
+	}
+	w.Str("updatedAt", rfc3339(v.UpdatedAt)).End()
+}
+
+func writeRevision(w *jsonw.W, r kv.Revision) {
+	w.Object().Num("number", r.Number).Str("image", r.Image).OptStr("digest", r.Digest).Str("cause", r.Cause).Str("source", r.Source).
+		OptStr("gitRef", r.GitRef).OptStr("gitSha", r.GitSHA).Str("actor", r.Actor).Str("createdAt", rfc3339(r.CreatedAt)).
+		Str("state", r.State).OptStr("reason", r.Reason)
+	if r.RollbackOf > 0 {
+		w.Num("rollbackOf", r.RollbackOf)
+	}
+	writeScaling(w, r.Scaling)
+	w.Key("variables").Array()
+	for _, v := range r.Variables {
+		w.Object().Str("name", v.Name).Flag("secret", v.Secret).End()
+	}
+	w.End().Strings("domains", r.Domains).End()
+}
+
+func writeToken(w *jsonw.W, t kv.Token) {
+	w.Object().Str("id", t.ID).Str("name", t.Name).Strings("scopes", t.Scopes).OptStr("app", t.App).
+		Str("createdAt", rfc3339(t.CreatedAt)).Str("createdBy", t.CreatedBy).OptStr("expiresAt", rfc3339(t.ExpiresAt)).
+		OptStr("lastUsedAt", rfc3339(t.LastUsed)).End()
+}
+
+func writeAudit(w *jsonw.W, e kv.AuditEvent) {
+	w.Object().Num("seq", e.Seq).Str("time", rfc3339(e.Time)).Str("actor", e.Actor).Str("action", e.Action).
+		Str("target", e.Target).Str("outcome", e.Outcome).OptStr("detail", e.Detail).End()
+}
+
+// list writes {"items":[...],"nextCursor":...}.
+func list(n int, item func(w *jsonw.W, i int), next string) []byte {
+	var w jsonw.W
+	w.Object().Key("items").Array()
+	for i := 0; i < n; i++ {
+		item(&w, i)
+	}
+	w.End()
+	if next != "" {
+		w.Str("nextCursor", next)
+	} else {
+		w.Key("nextCursor").Null()
+	}
+	w.End()
+	return w.Bytes()
+}
+
+func cursorNum(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func one(fn func(w *jsonw.W)) []byte {
+	var w jsonw.W
+	fn(&w)
+	return w.Bytes()
+}

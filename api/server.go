@@ -1,0 +1,132 @@
+// Package api is spinport's HTTP API (/api/v1), portal sign-in and health
+// endpoints. It depends only on small interfaces (the KV backend, the
+// deployer, an HTTP doer, a clock and randomness), so it runs natively in
+// `go test` and inside the Spin component alike.
+package api
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/spinport/spinport/kv"
+)
+
+// Doer sends outbound HTTP requests (Spin outbound HTTP in the .wasm).
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Config is spinport's installation settings, read from Spin variables.
+type Config struct {
+	AdminToken        string // bootstrap admin bearer token (secret)
+	BaseDomain        string
+	RegistryAllowlist []string
+	PublicURL         string // where browsers reach spinport, for OIDC redirects
+	OIDC              OIDCConfig
+	KVBackend         string
+	Version           string
+	BuildTime         string
+}
+
+// OIDCConfig is the portal's OpenID Connect client.
+type OIDCConfig struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string // secret
+}
+
+// Server holds one request's dependencies. In Spin a Server lives for a
+// single request, so nothing here is shared between requests.
+type Server struct {
+	DB       kv.DB
+	Deployer Deployer // nil: no Kubernetes configured, revisions stay pending
+	HTTP     Doer     // outbound HTTP for OIDC
+	Config   Config
+	Now      func() time.Time
+	Rand     io.Reader // crypto/rand.Reader in production
+	Log      func(string)
+	Checks   []HealthCheck // extra dependency checks for /healthz?deep=1
+}
+
+// route is one API route; the OpenAPI document is tested against this list.
+type route struct {
+	method, path string
+	handle       func(*Server, *http.Request, httprouter.Params, *Principal) (int, []byte, error)
+	auth         bool // needs a signed-in principal
+}
+
+// Handler returns the HTTP handler for every spinport route.
+func (s *Server) Handler() http.Handler {
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	for _, rt := range apiRoutes {
+		r.Handle(rt.method, rt.path, s.wrap(rt))
+	}
+	r.GET("/healthz", s.healthz)
+	r.GET("/api/v1/openapi.json", serveOpenAPI)
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, notFound("no route "+req.Method+" "+req.URL.Path+"; see /api/v1/openapi.json"), s.Log)
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, &Problem{Status: http.StatusMethodNotAllowed, Title: "Method not allowed",
+			Detail: req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + w.Header().Get("Allow")}, s.Log)
+	})
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v interface{}) {
+		// Native only: under TinyGo a panic traps the instance, so every
+		// parse is guarded instead of relying on this.
+		writeError(w, &Problem{Status: 500, Title: "Internal error", Detail: "spinport failed to complete the request; it has been logged"}, s.Log)
+	}
+	return r
+}
+
+// wrap authenticates, applies Idempotency-Key, runs the handler and maps
+// its error — the single path from handlers to responses.
+func (s *Server) wrap(rt route) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		var p *Principal
+		if rt.auth {
+			var err error
+			p, err = s.authenticate(r)
+			if err != nil {
+				writeError(w, err, s.Log)
+				return
+			}
+		}
+		if r.Method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" && p != nil {
+			s.idempotent(w, r, ps, p, rt)
+			return
+		}
+		status, body, err := rt.handle(s, r, ps, p)
+		if err != nil {
+			writeError(w, err, s.Log)
+			return
+		}
+		if status == http.StatusNoContent {
+			w.WriteHeader(status)
+			return
+		}
+		writeJSON(w, status, body)
+	}
+}
+
+func (s *Server) now() int64 { return s.Now().Unix() }
+
+func (s *Server) logf(msg string) {
+	if s.Log != nil {
+		s.Log(msg)
+	}
+}
+
+// ParseAllowlist splits the registry_allowlist variable.
+func ParseAllowlist(v string) []string {
+	var out []string
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
