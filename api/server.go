@@ -65,6 +65,7 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range apiRoutes {
 		r.Handle(rt.method, rt.path, s.wrap(rt))
 	}
+	s.authRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

@@ -45,29 +45,41 @@ var hostImports = map[string][]string{
 	"outbound-redis":     {"publish", "get", "set", "incr", "del", "sadd", "smembers", "srem", "execute"},
 }
 
+func instantiateHostModules(ctx context.Context, rt wazero.Runtime) error {
+	for _, reg := range []func(context.Context, wazero.Runtime) error{
+		registerKeyValue, registerSpinConfig, registerOutboundHTTP, registerOutboundRedis,
+	} {
+		if err := reg(ctx, rt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // compileComponent compiles c's module and checks its ABI: it must export
 // handle-http-request, memory and canonical_abi_realloc, and import only
 // what this host (plus WASI preview1) provides.
-func compileComponent(ctx context.Context, rt wazero.Runtime, id, path string) (*component, error) {
+func compileComponent(ctx context.Context, rt wazero.Runtime, c *component) error {
+	id, path := c.id, c.source
 	wasm, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("component %q: reading source: %w", id, err)
+		return fmt.Errorf("component %q: reading source: %w", id, err)
 	}
 	compiled, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
-		return nil, fmt.Errorf("component %q: compiling %s: %w", id, path, err)
+		return fmt.Errorf("component %q: compiling %s: %w", id, path, err)
 	}
-	c := &component{id: id, source: path, compiled: compiled}
+	c.compiled = compiled
 	exports := compiled.ExportedFunctions()
 	for _, need := range []string{"handle-http-request", "canonical_abi_realloc"} {
 		if _, ok := exports[need]; !ok {
 			compiled.Close(ctx)
-			return nil, fmt.Errorf("component %q (%s) does not export %q: not a Spin 1 ABI HTTP component (built with the Spin Go SDK v2 / wit-bindgen 0.2?)", id, path, need)
+			return fmt.Errorf("component %q (%s) does not export %q: not a Spin 1 ABI HTTP component (built with the Spin Go SDK v2 / wit-bindgen 0.2?)", id, path, need)
 		}
 	}
 	if _, ok := compiled.ExportedMemories()["memory"]; !ok {
 		compiled.Close(ctx)
-		return nil, fmt.Errorf("component %q (%s) does not export its memory", id, path)
+		return fmt.Errorf("component %q (%s) does not export its memory", id, path)
 	}
 	if _, ok := exports["_initialize"]; ok {
 		c.startFuncs = []string{"_initialize"}
@@ -94,9 +106,9 @@ func compileComponent(ctx context.Context, rt wazero.Runtime, id, path string) (
 	if len(unsupported) > 0 {
 		compiled.Close(ctx)
 		sort.Strings(unsupported)
-		return nil, fmt.Errorf("component %q (%s) imports host functions spinhost does not implement: %s", id, path, strings.Join(unsupported, ", "))
+		return fmt.Errorf("component %q (%s) imports host functions spinhost does not implement: %s", id, path, strings.Join(unsupported, ", "))
 	}
-	return c, nil
+	return nil
 }
 
 // instanceState is the per-request state the host functions reach through

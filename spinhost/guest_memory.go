@@ -79,6 +79,14 @@ func (g *guest) u8(ptr uint32) uint8 {
 	return v
 }
 
+func (g *guest) u16(ptr uint32) uint16 {
+	v, ok := g.mem.ReadUint16Le(ptr)
+	if !ok {
+		faultf("read u16 at %#x outside linear memory", ptr)
+	}
+	return v
+}
+
 func (g *guest) u32(ptr uint32) uint32 {
 	v, ok := g.mem.ReadUint32Le(ptr)
 	if !ok {

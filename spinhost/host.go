@@ -125,14 +125,10 @@ func New(ctx context.Context, opts Options) (_ *Host, err error) {
 
 	// Per-component configuration, validated before anything is compiled
 	// so configuration mistakes fail fast.
-	type pending struct {
-		c    *component
-		spec *Component
-	}
-	var comps []pending
+	var comps []*component
 	for _, id := range m.ComponentIDs {
 		spec := m.Components[id]
-		c := &component{id: id, env: spec.Environment, kvAllowed: map[string]bool{}}
+		c := &component{id: id, source: spec.Source, env: spec.Environment, kvAllowed: map[string]bool{}}
 		if c.variables, err = ComponentVariables(spec, m, values); err != nil {
 			return nil, err
 		}
@@ -145,7 +141,7 @@ func New(ctx context.Context, opts Options) (_ *Host, err error) {
 			}
 			c.kvAllowed[label] = true
 		}
-		comps = append(comps, pending{c, spec})
+		comps = append(comps, c)
 	}
 
 	if h.kv, err = newKVManager(h.rc.KeyValueStores); err != nil {
@@ -166,13 +162,11 @@ func New(ctx context.Context, opts Options) (_ *Host, err error) {
 	if err = instantiateHostModules(ctx, h.runtime); err != nil {
 		return nil, err
 	}
-	for _, p := range comps {
-		compiled, err := compileComponent(ctx, h.runtime, p.c.id, p.spec.Source)
-		if err != nil {
+	for _, c := range comps {
+		if err := compileComponent(ctx, h.runtime, c); err != nil {
 			return nil, err
 		}
-		compiled.env, compiled.variables, compiled.allowed, compiled.kvAllowed = p.c.env, p.c.variables, p.c.allowed, p.c.kvAllowed
-		h.components[p.c.id] = compiled
+		h.components[c.id] = c
 	}
 
 	h.client = &http.Client{Transport: &http.Transport{

@@ -215,7 +215,7 @@ func (h *Host) invoke(ctx context.Context, c *component, req *inboundRequest) (r
 	}
 	ret := uint32(out[0])
 	g.checkRange(ret, 28)
-	res = &inboundResponse{status: int(uint16(g.u32(ret)))}
+	res = &inboundResponse{status: int(g.u16(ret))}
 	switch g.u8(ret + 4) {
 	case 0:
 	case 1:

@@ -42,14 +42,3 @@ func getConfig(ctx context.Context, m api.Module, keyPtr, keyLen, ret uint32) {
 	g.putU32(ret+4, p)
 	g.putU32(ret+8, l)
 }
-
-func instantiateHostModules(ctx context.Context, rt wazero.Runtime) error {
-	for _, reg := range []func(context.Context, wazero.Runtime) error{
-		registerKeyValue, registerSpinConfig, registerOutboundHTTP, registerOutboundRedis,
-	} {
-		if err := reg(ctx, rt); err != nil {
-			return err
-		}
-	}
-	return nil
-}

@@ -28,7 +28,7 @@ for c in "${COMPONENTS[@]}"; do alive "$c" && running=$((running + 1)); done
 if (( running == ${#COMPONENTS[@]} )) && [[ -f "$STATE/env" ]] \
   && curl -fsS --max-time 3 --cacert "$STATE/ca.crt" -H "Authorization: Bearer $(<"$STATE/admin.token")" \
        "https://$HOST:$KUBE_API_PORT/readyz" >/dev/null 2>&1; then
-  have_wh=$(<"$STATE/webhooks" 2>/dev/null || echo 0)
+  have_wh=$(cat "$STATE/webhooks" 2>/dev/null || echo 0)
   if [[ "$have_wh" != "$WEBHOOKS" ]]; then
     die "already up with WEBHOOKS=$have_wh (asked for WEBHOOKS=$WEBHOOKS): run 'make cluster-down' first"
   fi
@@ -212,6 +212,7 @@ start kube-controller-manager \
   --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
   --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
   --service-cluster-ip-range "$SERVICE_CIDR" \
+  --controllers '*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller' \
   --profiling=false --v 1
 start kube-scheduler \
   --kubeconfig "$PKI/kube-scheduler.kubeconfig" \

@@ -1,0 +1,86 @@
+// Command spinhost runs a Spin application (Spin 1 ABI components, such as
+// those built with the Spin Go SDK v2 and TinyGo) the way spin up would,
+// on the spinhost test host:
+//
+//	spinhost --manifest ../spin.toml [--listen 127.0.0.1:3000]
+//	         [--runtime-config-file f.toml] [--variable name=value]...
+//	         [--wasm path] [--state-dir dir] [--cache-dir dir]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spinport/spinport/spinhost"
+)
+
+// variableFlags collects repeated --variable name=value flags.
+type variableFlags map[string]string
+
+func (v variableFlags) String() string { return "" }
+
+func (v variableFlags) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return errors.New("expected name=value")
+	}
+	v[name] = value
+	return nil
+}
+
+func main() {
+	vars := variableFlags{}
+	opts := spinhost.Options{}
+	flag.StringVar(&opts.ManifestPath, "manifest", "spin.toml", "path to the application manifest (spin.toml)")
+	flag.StringVar(&opts.Listen, "listen", "127.0.0.1:3000", "address to listen on")
+	flag.StringVar(&opts.RuntimeConfigPath, "runtime-config-file", "", "runtime configuration file, as for spin up --runtime-config-file")
+	flag.StringVar(&opts.WasmPath, "wasm", "", "use this .wasm as the source of every component instead of the manifest's")
+	flag.StringVar(&opts.StateDir, "state-dir", "", "state directory (default <manifest dir>/.spin)")
+	flag.StringVar(&opts.CompilationCacheDir, "cache-dir", "", "keep compiled wasm code in this directory across runs")
+	flag.Var(vars, "variable", "set an application variable (name=value); may be repeated")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "spinhost: unexpected arguments %v\n", flag.Args())
+		os.Exit(2)
+	}
+	opts.Variables = vars
+	logger := log.New(os.Stderr, "", log.LstdFlags)
+	opts.Logger = logger
+
+	ctx := context.Background()
+	h, err := spinhost.New(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+		os.Exit(1)
+	}
+	l, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		h.Close()
+		fmt.Fprintf(os.Stderr, "Error: Unable to listen on %s: %v\n", opts.Listen, err)
+		os.Exit(1)
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	closed := make(chan struct{})
+	go func() {
+		<-sigs
+		logger.Printf("shutting down")
+		h.Close()
+		close(closed)
+	}()
+	// Serve returns nil only once Close has stopped the server.
+	if err := h.Serve(l); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+		os.Exit(1)
+	}
+	<-closed
+}
