@@ -15,4 +15,16 @@ type Deployer interface {
 	// value never touches the KV store.
 	SetSecret(tenant, app, name, value string) error
 	DeleteSecret(tenant, app, name string) error
+	// Status reports what the cluster runs for the app.
+	Status(app kv.App) (Status, error)
+	// Logs returns {"pods":[{"name","phase","log"}]} with the last tail lines.
+	Logs(app kv.App, tail int) ([]byte, error)
+}
+
+// Status is the cluster's view of an app.
+type Status struct {
+	JSON     []byte // SpinApp, Deployment rollout, Certificate, URLs
+	Revision int64  // the revision the SpinApp is labelled with
+	Ready    bool   // every requested replica ready and the rollout complete
+	Failure  string // why the rollout failed, if it did
 }

@@ -52,6 +52,12 @@ func (d *recordingDeployer) SetSecret(t, a, n, v string) error {
 	d.secrets[t+"/"+a+"/"+n] = v
 	return nil
 }
+func (d *recordingDeployer) Status(a kv.App) (Status, error) {
+	return Status{JSON: []byte(`{"spinApp":null}`)}, d.record("status "+a.Name)
+}
+func (d *recordingDeployer) Logs(a kv.App, tail int) ([]byte, error) {
+	return []byte(`{"pods":[]}`), d.record("logs "+a.Name)
+}
 func (d *recordingDeployer) DeleteSecret(t, a, n string) error {
 	return d.record("delete secret " + t + "/" + a + "/" + n)
 }

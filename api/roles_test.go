@@ -58,6 +58,8 @@ func TestEveryEndpointByRoleAndTenant(t *testing.T) {
 		{"GET", T + "/apps/web/revisions", "", "viewer", false},
 		{"GET", T + "/apps/web/revisions/1", "", "viewer", false},
 		{"POST", T + "/apps/web/rollback", `{"revision":1}`, "deployer", false},
+		{"GET", T + "/apps/web/status", "", "viewer", false},
+		{"GET", T + "/apps/web/logs?tail=5", "", "viewer", false},
 		{"GET", T + "/apps/web/variables", "", "viewer", false},
 		{"PUT", T + "/apps/web/variables/color", `{"value":"blue"}`, "deployer", false},
 		{"DELETE", T + "/apps/web/variables/greeting", "", "deployer", false},
@@ -115,6 +117,7 @@ func TestEveryEndpointByRoleAndTenant(t *testing.T) {
 }
 
 func pathMatches(pattern, path string) bool {
+	path, _, _ = strings.Cut(path, "?")
 	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
 	if len(ps) != len(xs) {
 		return false

@@ -27,6 +27,9 @@ var apiRoutes = []route{
 	{"GET", "/api/v1/tenants/:tenant/apps/:app/revisions/:revision", getRevision, true},
 	{"POST", "/api/v1/tenants/:tenant/apps/:app/rollback", rollback, true},
 
+	{"GET", "/api/v1/tenants/:tenant/apps/:app/status", getStatus, true},
+	{"GET", "/api/v1/tenants/:tenant/apps/:app/logs", getLogs, true},
+
 	{"GET", "/api/v1/tenants/:tenant/apps/:app/variables", listVariables, true},
 	{"PUT", "/api/v1/tenants/:tenant/apps/:app/variables/:name", setVariable, true},
 	{"DELETE", "/api/v1/tenants/:tenant/apps/:app/variables/:name", deleteVariable, true},

@@ -681,3 +681,27 @@ func (db DB) Ping(now int64) error {
 	}
 	return nil
 }
+
+// TenantRedisDB returns the Redis database index reserved for a tenant's
+// app KV stores, allocating the next free one (from 1) on first use.
+func (db DB) TenantRedisDB(tenant string) (int64, error) {
+	key := root + "redisdb/tenant/" + tenant
+	if b, err := db.B.Get(key); err == nil {
+		if n, ok := parseInt(b); ok {
+			return n, nil
+		}
+		return 0, ErrCorrupt
+	} else if !errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
+	n, err := db.B.IncrBy(root+"redisdb/n", 1)
+	if err != nil {
+		return 0, err
+	}
+	if ok, err := db.B.SetNX(key, formatInt(n)); err != nil {
+		return 0, err
+	} else if !ok { // allocated concurrently: use the winner's (n stays unused)
+		return db.TenantRedisDB(tenant)
+	}
+	return n, nil
+}

@@ -21,6 +21,8 @@ BIN="$CACHE/bin"
 SRC="$CACHE/src"
 MAN="$CACHE/manifests"
 mkdir -p "$BIN" "$SRC" "$MAN"
+exec 9>"$CACHE/.lock"   # one build at a time
+flock 9
 
 export CGO_ENABLED=0
 export GOFLAGS="-mod=mod -buildvcs=false"

@@ -12,6 +12,11 @@ if [[ ! -d "$STATE" ]]; then
   exit 0
 fi
 
+if [[ "${SPINCLUSTER_LOCKED:-}" != "$STATE" ]]; then  # up.sh calls us with its lock held
+  exec 8>"$STATE/.lock"
+  flock 8
+fi
+
 stopped=()
 for (( i = ${#COMPONENTS[@]} - 1; i >= 0; i-- )); do
   c=${COMPONENTS[i]}

@@ -6,15 +6,25 @@ REPO="$(cd "$CLUSTER_HACK/../.." && pwd)"
 CACHE="${SPINPORT_CACHE:-$HOME/.cache/spinport}/cluster"
 BIN="$CACHE/bin"
 MAN="$CACHE/manifests"
-STATE="${SPINCLUSTER_DIR:-$REPO/.cluster}"
+STATE="$(realpath -m "${SPINCLUSTER_DIR:-$REPO/.cluster}")"
 
 HOST=127.0.0.1
+# SPINCLUSTER_PORT_BASE=N moves every port to N+offset (for a second cluster beside the first)
+if [[ -n "${SPINCLUSTER_PORT_BASE:-}" ]]; then
+  b=$SPINCLUSTER_PORT_BASE
+  KUBE_API_PORT="${KUBE_API_PORT:-$((b + 443))}"; ETCD_CLIENT_PORT="${ETCD_CLIENT_PORT:-$((b + 379))}"
+  ETCD_PEER_PORT="${ETCD_PEER_PORT:-$((b + 380))}"; KCM_PORT="${KCM_PORT:-$((b + 257))}"
+  SCHEDULER_PORT="${SCHEDULER_PORT:-$((b + 259))}"; KWOK_PORT="${KWOK_PORT:-$((b + 250))}"
+  OPERATOR_METRICS_PORT="${OPERATOR_METRICS_PORT:-$((b + 80))}"; OPERATOR_HEALTH_PORT="${OPERATOR_HEALTH_PORT:-$((b + 81))}"
+  WEBHOOK_PORT="${WEBHOOK_PORT:-$((b + 444))}"
+  unset b
+fi
 KUBE_API_PORT="${KUBE_API_PORT:-16443}"
 ETCD_CLIENT_PORT="${ETCD_CLIENT_PORT:-16379}"
 ETCD_PEER_PORT="${ETCD_PEER_PORT:-16380}"
 KCM_PORT="${KCM_PORT:-16257}"                 # kube-controller-manager healthz/metrics (https)
 SCHEDULER_PORT="${SCHEDULER_PORT:-16259}"     # kube-scheduler healthz/metrics (https)
-KWOK_PORT="${KWOK_PORT:-16250}"               # kwok's fake kubelet API (logs), https
+KWOK_PORT="${KWOK_PORT:-16250}"               # kwok's fake kubelet API (pod logs), https
 OPERATOR_METRICS_PORT="${OPERATOR_METRICS_PORT:-16080}"
 OPERATOR_HEALTH_PORT="${OPERATOR_HEALTH_PORT:-16081}"
 WEBHOOK_PORT="${WEBHOOK_PORT:-9443}"          # spin-operator admission webhooks (WEBHOOKS=1)

@@ -22,17 +22,24 @@ command -v curl >/dev/null || die "curl is required (apt-get install curl)"
 KUBECTL="${KUBECTL:-$(command -v kubectl || true)}"
 [[ -n "$KUBECTL" ]] || die "kubectl is required"
 
+# one up/down at a time per state dir (tests may race to start the cluster)
+mkdir -p "$STATE"
+exec 8>"$STATE/.lock"
+flock 8
+export SPINCLUSTER_LOCKED="$STATE"
+
 # ---- already up? -------------------------------------------------------------
 running=0
 for c in "${COMPONENTS[@]}"; do alive "$c" && running=$((running + 1)); done
-if (( running == ${#COMPONENTS[@]} )) && [[ -f "$STATE/env" ]] \
+running_url=$(sed -n 's/^KUBE_API_URL=//p' "$STATE/env" 2>/dev/null || true)
+if (( running == ${#COMPONENTS[@]} )) && [[ -n "$running_url" ]] \
   && curl -fsS --max-time 3 --cacert "$STATE/ca.crt" -H "Authorization: Bearer $(<"$STATE/admin.token")" \
-       "https://$HOST:$KUBE_API_PORT/readyz" >/dev/null 2>&1; then
+       "$running_url/readyz" >/dev/null 2>&1; then
   have_wh=$(cat "$STATE/webhooks" 2>/dev/null || echo 0)
   if [[ "$have_wh" != "$WEBHOOKS" ]]; then
     die "already up with WEBHOOKS=$have_wh (asked for WEBHOOKS=$WEBHOOKS): run 'make cluster-down' first"
   fi
-  say "already up (WEBHOOKS=$have_wh); env: $STATE/env"
+  say "already up at $running_url (WEBHOOKS=$have_wh); env: $STATE/env"
   exit 0
 fi
 if (( running > 0 )) || [[ -d "$STATE/pids" ]]; then
@@ -43,6 +50,17 @@ fi
 T0=$(date +%s.%N)
 "$CLUSTER_HACK/build.sh"
 T_BUILT=$(date +%s.%N)
+
+port_free() { ! (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+ports=("$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$KUBE_API_PORT" "$KCM_PORT" "$SCHEDULER_PORT" "$KWOK_PORT"
+  "$OPERATOR_METRICS_PORT" "$OPERATOR_HEALTH_PORT")
+[[ "$WEBHOOKS" == 1 ]] && ports+=("$WEBHOOK_PORT")
+for p in "${ports[@]}"; do
+  port_free "$p" || die "port $HOST:$p is already in use (another cluster? set SPINCLUSTER_PORT_BASE or the *_PORT variables, see hack/cluster/lib.sh)"
+done
+
+# from here on, a failure stops whatever was started (logs are kept)
+trap 'rc=$?; if (( rc != 0 )); then echo "cluster: start failed; stopping what was started (logs in $STATE/logs)" >&2; "$CLUSTER_HACK/down.sh" >/dev/null 2>&1 || true; fi' EXIT
 
 mkdir -p "$STATE"/{pki,pids,logs,tmp,kwok/home}
 STATE="$(cd "$STATE" && pwd)"
@@ -137,7 +155,8 @@ kc() { "$KUBECTL" --kubeconfig "$STATE/kubeconfig" "$@"; }
 # start NAME ARGS... : run $BIN/NAME in its own session, log to logs/NAME.log
 start() {
   local name=$1; shift
-  setsid "$BIN/$name" "$@" </dev/null >"$STATE/logs/$name.log" 2>&1 &
+  # 8>&-: the daemons must not inherit (and so hold) the state-dir lock
+  setsid "$BIN/$name" "$@" </dev/null >"$STATE/logs/$name.log" 2>&1 8>&- &
   echo $! >"$(pidfile "$name")"
 }
 # wait_for DESC TIMEOUT_S COMPONENT CMD... : poll CMD until it succeeds
@@ -159,14 +178,6 @@ wait_for() {
     sleep 0.2
   done
 }
-port_free() { ! (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-ports=("$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$KUBE_API_PORT" "$KCM_PORT" "$SCHEDULER_PORT" "$KWOK_PORT"
-  "$OPERATOR_METRICS_PORT" "$OPERATOR_HEALTH_PORT")
-[[ "$WEBHOOKS" == 1 ]] && ports+=("$WEBHOOK_PORT")
-for p in "${ports[@]}"; do
-  port_free "$p" || die "port $HOST:$p is already in use (override with the *_PORT variables, see hack/cluster/lib.sh)"
-done
-
 # ---- etcd ----------------------------------------------------------------------
 say "starting etcd on $HOST:$ETCD_CLIENT_PORT"
 start etcd --name spinport --data-dir "$STATE/etcd" \
@@ -385,4 +396,8 @@ awk -v t0="$T0" -v tb="$T_BUILT" -v ta="$T_API" -v t1="$T1" 'BEGIN {
 echo "    env:        $STATE/env   (set -a; . $STATE/env; set +a)"
 echo "    kubectl:    KUBECONFIG=$STATE/kubeconfig kubectl get nodes"
 echo "    logs:       $STATE/logs/"
-echo "    stop:       make cluster-down"
+if [[ "$STATE" == "$REPO/.cluster" ]]; then
+  echo "    stop:       make cluster-down"
+else
+  echo "    stop:       SPINCLUSTER_DIR=$STATE $CLUSTER_HACK/down.sh"
+fi

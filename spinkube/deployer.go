@@ -1,0 +1,256 @@
+package spinkube
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/spinport/spinport/api"
+	"github.com/spinport/spinport/jsonw"
+	"github.com/spinport/spinport/k8sproxy"
+	"github.com/spinport/spinport/kv"
+	"github.com/tidwall/gjson"
+)
+
+// Deployer applies spinport's records to a cluster. It implements
+// api.Deployer; in Spin it lives for one request, like its k8sproxy.Client.
+type Deployer struct {
+	K  *k8sproxy.Client
+	DB kv.DB
+	S  Settings
+}
+
+var _ api.Deployer = (*Deployer)(nil)
+
+// problem turns Kubernetes failures into answers the API client can act on.
+func problem(step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case k8sproxy.IsUnavailable(err):
+		return &api.Problem{Status: http.StatusServiceUnavailable, Title: "Kubernetes unavailable",
+			Detail: step + ": the Kubernetes API server did not answer; retry the same request shortly and it will converge"}
+	case k8sproxy.IsPolicy(err):
+		return err // spinport asked for something outside its policy: a bug, answered 500
+	}
+	var ae *k8sproxy.APIError
+	if errors.As(err, &ae) {
+		status := http.StatusBadGateway
+		if ae.Status == http.StatusUnprocessableEntity || ae.Status == http.StatusBadRequest || ae.Status == http.StatusForbidden {
+			status = http.StatusUnprocessableEntity // e.g. a webhook or quota refused the object
+		}
+		return &api.Problem{Status: status, Title: "Kubernetes refused the change", Detail: step + ": " + ae.Message}
+	}
+	return err
+}
+
+// ApplyTenant creates or updates the namespace, its quota and executor.
+func (d *Deployer) ApplyTenant(t kv.Tenant) error {
+	for _, obj := range [][]byte{d.S.NamespaceObject(t), d.S.QuotaObject(t), d.S.ExecutorObject(t)} {
+		if _, err := d.K.Apply(obj); err != nil {
+			return problem("tenant "+t.Slug, err)
+		}
+	}
+	return nil
+}
+
+// DeleteTenant deletes the namespace; Kubernetes removes what it holds.
+func (d *Deployer) DeleteTenant(slug string) error {
+	err := d.K.Delete("Namespace", "", d.S.Namespace(slug), "Foreground")
+	if k8sproxy.IsNotFound(err) {
+		return nil
+	}
+	return problem("delete tenant "+slug, err)
+}
+
+// Apply converges the app's objects to rev, in dependency order: tenant
+// objects (so a half-created tenant is repaired), the runtime-config
+// Secret, the SpinApp, then Ingress and Certificate. Every step is a
+// server-side apply, so running it again converges.
+func (d *Deployer) Apply(t kv.Tenant, app kv.App, rev kv.Revision) error {
+	if err := d.ApplyTenant(t); err != nil {
+		return err
+	}
+	ns := d.S.Namespace(app.Tenant)
+	if rev.KV {
+		if d.S.AppRedisURL == "" {
+			return &api.Problem{Status: http.StatusUnprocessableEntity, Title: "KV store not available",
+				Detail: "this app binds a KV store but the installation has no app_redis_url; unset kv on the app or ask an admin to configure it"}
+		}
+		db, err := d.DB.TenantRedisDB(app.Tenant)
+		if err != nil {
+			return err
+		}
+		if _, err := d.K.Apply(d.S.RuntimeConfigSecret(app.Tenant, app.Name, db)); err != nil {
+			return problem("runtime config", err)
+		}
+	} else if err := d.K.Delete("Secret", ns, runtimeConfigName(app.Name), "Background"); err != nil && !k8sproxy.IsNotFound(err) {
+		return problem("runtime config", err)
+	}
+	image := rev.Image
+	if rev.Digest != "" {
+		image = pinned(rev.Image, rev.Digest)
+	}
+	if _, err := d.K.Apply(d.S.SpinAppObject(app, rev, image)); err != nil {
+		return problem("SpinApp", err)
+	}
+	hosts := d.S.Hosts(app.Tenant, app.Name, rev.Domains)
+	if _, err := d.K.Apply(d.S.IngressObject(app, hosts)); err != nil {
+		return problem("Ingress", err)
+	}
+	if _, err := d.K.Apply(d.S.CertificateObject(app, hosts)); err != nil {
+		return problem("Certificate", err)
+	}
+	return nil
+}
+
+// pinned drops the tag when a digest is known: the digest is what runs.
+func pinned(image, digest string) string {
+	ref := image
+	for i := 0; i < len(ref); i++ {
+		if ref[i] == '@' {
+			ref = ref[:i]
+			break
+		}
+	}
+	slash := -1
+	for i := len(ref) - 1; i >= 0; i-- {
+		if ref[i] == '/' {
+			slash = i
+			break
+		}
+	}
+	for i := len(ref) - 1; i > slash; i-- {
+		if ref[i] == ':' {
+			ref = ref[:i]
+			break
+		}
+	}
+	return ref + "@" + digest
+}
+
+// DeleteApp removes everything the app runs.
+func (d *Deployer) DeleteApp(app kv.App) error {
+	ns := d.S.Namespace(app.Tenant)
+	for _, o := range []struct{ kind, name string }{
+		{"Certificate", tlsName(app.Name)}, {"Ingress", app.Name}, {"SpinApp", app.Name},
+		{"Secret", runtimeConfigName(app.Name)}, {"Secret", secretsName(app.Name)}, {"Secret", tlsName(app.Name)},
+	} {
+		if err := d.K.Delete(o.kind, ns, o.name, "Background"); err != nil && !k8sproxy.IsNotFound(err) {
+			return problem("delete "+o.kind, err)
+		}
+	}
+	return nil
+}
+
+// SetSecret writes one key of the app's Secret. Each variable has its own
+// server-side-apply field manager, so concurrent sets of different
+// variables never overwrite each other and unsetting one removes only it.
+func (d *Deployer) SetSecret(tenant, app, name, value string) error {
+	obj := d.S.secretObject(tenant, app, secretsName(app), map[string]string{name: value})
+	_, err := d.K.ApplyAs(obj, "spinport-var-"+name)
+	return problem("secret "+name, err)
+}
+
+func (d *Deployer) DeleteSecret(tenant, app, name string) error {
+	obj := d.S.secretObject(tenant, app, secretsName(app), nil)
+	_, err := d.K.ApplyAs(obj, "spinport-var-"+name)
+	if k8sproxy.IsNotFound(err) {
+		return nil
+	}
+	return problem("secret "+name, err)
+}
+
+// Status reports what the cluster runs for the app.
+func (d *Deployer) Status(app kv.App) (api.Status, error) {
+	ns := d.S.Namespace(app.Tenant)
+	var st api.Status
+	sa, err := d.K.Get("SpinApp", ns, app.Name)
+	if k8sproxy.IsNotFound(err) {
+		st.JSON = []byte(`{"spinApp":null}`)
+		return st, nil
+	}
+	if err != nil {
+		return st, problem("status", err)
+	}
+	s := gjson.ParseBytes(sa)
+	st.Revision, _ = strconv.ParseInt(s.Get(`metadata.labels.spinport\.dev/revision`).String(), 10, 64)
+	want := s.Get("spec.replicas").Int()
+	ready := s.Get("status.readyReplicas").Int()
+	var w jsonw.W
+	w.Object().Key("spinApp").Object().Num("revision", st.Revision).Str("image", s.Get("spec.image").String()).
+		Num("replicas", want).Num("readyReplicas", ready).Key("conditions").Raw(rawOr(s.Get("status.conditions"), "[]")).End()
+
+	dep, err := d.K.Get("Deployment", ns, app.Name)
+	rollout := "pending"
+	if err == nil {
+		dj := gjson.ParseBytes(dep)
+		gen, observed := dj.Get("metadata.generation").Int(), dj.Get("status.observedGeneration").Int()
+		updated, avail := dj.Get("status.updatedReplicas").Int(), dj.Get("status.availableReplicas").Int()
+		switch {
+		case failedProgress(dj):
+			rollout = "failed"
+			st.Failure = "rollout failed: " + dj.Get(`status.conditions.#(type=="Progressing").message`).String()
+		case observed >= gen && updated >= want && avail >= want:
+			rollout = "complete"
+		default:
+			rollout = "progressing"
+		}
+		w.Key("deployment").Object().Str("rollout", rollout).Num("updatedReplicas", updated).Num("availableReplicas", avail).End()
+	} else if !k8sproxy.IsNotFound(err) {
+		return st, problem("status", err)
+	}
+	st.Ready = ready >= want && want > 0 && rollout == "complete"
+
+	cert, err := d.K.Get("Certificate", ns, tlsName(app.Name))
+	if err == nil {
+		cond := gjson.GetBytes(cert, `status.conditions.#(type=="Ready")`)
+		w.Key("certificate").Object().Flag("ready", cond.Get("status").String() == "True").OptStr("message", cond.Get("message").String()).End()
+	} else if !k8sproxy.IsNotFound(err) {
+		return st, problem("status", err)
+	}
+	w.Key("urls").Array()
+	for _, h := range d.S.Hosts(app.Tenant, app.Name, app.Domains) {
+		w.String("https://" + h)
+	}
+	w.End().End()
+	st.JSON = w.Bytes()
+	return st, nil
+}
+
+func failedProgress(dep gjson.Result) bool {
+	c := dep.Get(`status.conditions.#(type=="Progressing")`)
+	return c.Get("status").String() == "False" && c.Get("reason").String() == "ProgressDeadlineExceeded"
+}
+
+func rawOr(r gjson.Result, def string) []byte {
+	if !r.Exists() {
+		return []byte(def)
+	}
+	return []byte(r.Raw)
+}
+
+// Logs returns the last tail lines of each of the app's pods.
+func (d *Deployer) Logs(app kv.App, tail int) ([]byte, error) {
+	ns := d.S.Namespace(app.Tenant)
+	pods, err := d.K.List("Pod", ns, operatorAppLabel+"="+app.Name)
+	if err != nil {
+		return nil, problem("logs", err)
+	}
+	var w jsonw.W
+	w.Object().Key("pods").Array()
+	for _, p := range gjson.GetBytes(pods, "items").Array() {
+		name := p.Get("metadata.name").String()
+		w.Object().Str("name", name).Str("phase", p.Get("status.phase").String())
+		logs, err := d.K.PodLogs(ns, name, tail, "")
+		if err != nil {
+			w.Str("error", err.Error())
+		} else {
+			w.Str("log", string(logs))
+		}
+		w.End()
+	}
+	w.End().End()
+	return w.Bytes(), nil
+}

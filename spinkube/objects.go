@@ -1,0 +1,191 @@
+// Package spinkube turns spinport's records into the Kubernetes objects
+// SpinKube runs (Namespace, ResourceQuota, SpinAppExecutor, SpinApp,
+// Secrets, Ingress, cert-manager Certificate) and applies them through
+// k8sproxy. objects.go builds the objects; deployer.go applies them.
+package spinkube
+
+import (
+	"encoding/base64"
+	"strconv"
+
+	"github.com/spinport/spinport/jsonw"
+	"github.com/spinport/spinport/kv"
+)
+
+// Labels on everything spinport creates. k8sproxy refuses objects and
+// namespaces without the managed-by label.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelTenant    = "spinport.dev/tenant"
+	LabelApp       = "spinport.dev/app"
+	LabelRevision  = "spinport.dev/revision"
+	ExecutorName   = "containerd-shim-spin"
+	// operatorAppLabel is the pod label spin-operator puts on an app's pods.
+	operatorAppLabel = "core.spinkube.dev/app-name"
+)
+
+// Settings are the installation's choices for what it creates.
+type Settings struct {
+	NamespacePrefix string // namespace = prefix + tenant slug
+	BaseDomain      string
+	IngressClass    string // default webapprouting.kubernetes.azure.com (AKS app routing)
+	ClusterIssuer   string // cert-manager ClusterIssuer for app certificates
+	RuntimeClass    string // the executor's runtimeClassName
+	AppRedisURL     string // redis://[:password@]host:port for apps' KV stores; secret
+}
+
+// Namespace of a tenant.
+func (s Settings) Namespace(tenant string) string { return s.NamespacePrefix + tenant }
+
+// Hosts are the app's default host and its custom domains.
+func (s Settings) Hosts(tenant, app string, domains []string) []string {
+	return append([]string{app + "-" + tenant + "." + s.BaseDomain}, domains...)
+}
+
+func secretsName(app string) string       { return app + "-secrets" }
+func runtimeConfigName(app string) string { return app + "-runtime-config" }
+func tlsName(app string) string           { return app + "-tls" }
+
+// meta writes apiVersion, kind and metadata with spinport's labels.
+func meta(w *jsonw.W, apiVersion, kind, namespace, name string, labels ...string) {
+	w.Str("apiVersion", apiVersion).Str("kind", kind)
+	w.Key("metadata").Object().Str("name", name)
+	if namespace != "" {
+		w.Str("namespace", namespace)
+	}
+	w.Key("labels").Object().Str(LabelManagedBy, "spinport")
+	for i := 0; i+1 < len(labels); i += 2 {
+		w.Str(labels[i], labels[i+1])
+	}
+	w.End().End()
+}
+
+func (s Settings) NamespaceObject(t kv.Tenant) []byte {
+	var w jsonw.W
+	w.Object()
+	meta(&w, "v1", "Namespace", "", s.Namespace(t.Slug), LabelTenant, t.Slug)
+	w.End()
+	return w.Bytes()
+}
+
+// QuotaObject caps pods and SpinApps in the namespace, so the cluster
+// enforces the tenant's quotas even if spinport's records drift.
+func (s Settings) QuotaObject(t kv.Tenant) []byte {
+	var w jsonw.W
+	w.Object()
+	meta(&w, "v1", "ResourceQuota", s.Namespace(t.Slug), "spinport-quota", LabelTenant, t.Slug)
+	// Pods get headroom of one app's worth for rolling updates.
+	pods := t.Quotas.MaxTotalReplicas + t.Quotas.MaxReplicasPerApp
+	w.Key("spec").Object().Key("hard").Object().
+		Str("pods", strconv.FormatInt(pods, 10)).
+		Str("count/spinapps.core.spinkube.dev", strconv.FormatInt(t.Quotas.MaxApps, 10)).
+		End().End().End()
+	return w.Bytes()
+}
+
+func (s Settings) ExecutorObject(t kv.Tenant) []byte {
+	var w jsonw.W
+	w.Object()
+	meta(&w, "core.spinkube.dev/v1alpha1", "SpinAppExecutor", s.Namespace(t.Slug), ExecutorName, LabelTenant, t.Slug)
+	w.Key("spec").Object().Flag("createDeployment", true).
+		Key("deploymentConfig").Object().Str("runtimeClassName", s.RuntimeClass).Flag("installDefaultCACerts", true).End().
+		End().End()
+	return w.Bytes()
+}
+
+// SecretObject holds values under keys (base64 data).
+func (s Settings) secretObject(tenant, app, name string, values map[string]string, extra ...string) []byte {
+	var w jsonw.W
+	w.Object()
+	meta(&w, "v1", "Secret", s.Namespace(tenant), name, append([]string{LabelTenant, tenant, LabelApp, app}, extra...)...)
+	w.Str("type", "Opaque").Key("data").Object()
+	for _, k := range sortedKeys(values) {
+		w.Str(k, base64.StdEncoding.EncodeToString([]byte(values[k])))
+	}
+	w.End().End()
+	return w.Bytes()
+}
+
+// RuntimeConfigSecret points the app's KV store "default" at the tenant's
+// Redis database. Spin's Redis provider ignores the store name, so the
+// isolation is the database index: one per tenant (apps of one tenant
+// share it). Redis has 16 databases by default; see docs/tenancy.md.
+func (s Settings) RuntimeConfigSecret(tenant, app string, db int64) []byte {
+	toml := "[key_value_store.default]\ntype = \"redis\"\nurl = \"" + s.AppRedisURL + "/" + strconv.FormatInt(db, 10) + "\"\n"
+	return s.secretObject(tenant, app, runtimeConfigName(app), map[string]string{"runtime-config.toml": toml})
+}
+
+// SpinAppObject is the app at a revision.
+func (s Settings) SpinAppObject(app kv.App, rev kv.Revision, image string) []byte {
+	var w jsonw.W
+	w.Object()
+	revNum := strconv.FormatInt(rev.Number, 10)
+	meta(&w, "core.spinkube.dev/v1alpha1", "SpinApp", s.Namespace(app.Tenant), app.Name, LabelTenant, app.Tenant, LabelApp, app.Name, LabelRevision, revNum)
+	w.Key("spec").Object().Str("executor", ExecutorName).Str("image", image)
+	if rev.Scaling.Autoscale {
+		w.Flag("enableAutoscaling", true)
+	} else {
+		w.Num("replicas", rev.Scaling.Replicas)
+	}
+	if len(rev.Variables) > 0 {
+		w.Key("variables").Array()
+		for _, v := range rev.Variables {
+			w.Object().Str("name", v.Name)
+			if v.Secret {
+				w.Key("valueFrom").Object().Key("secretKeyRef").Object().Str("name", secretsName(app.Name)).Str("key", v.Name).End().End()
+			} else {
+				w.Str("value", v.Value)
+			}
+			w.End()
+		}
+		w.End()
+	}
+	if rev.KV {
+		w.Key("runtimeConfig").Object().Str("loadFromSecret", runtimeConfigName(app.Name)).End()
+	}
+	w.Key("podLabels").Object().Str(LabelTenant, app.Tenant).Str(LabelApp, app.Name).Str(LabelRevision, revNum).End()
+	w.End().End()
+	return w.Bytes()
+}
+
+// IngressObject routes every host of the app to the Service spin-operator
+// creates (<app>, port 80), with TLS from the app's Certificate.
+func (s Settings) IngressObject(app kv.App, hosts []string) []byte {
+	var w jsonw.W
+	w.Object()
+	meta(&w, "networking.k8s.io/v1", "Ingress", s.Namespace(app.Tenant), app.Name, LabelTenant, app.Tenant, LabelApp, app.Name)
+	w.Key("spec").Object().Str("ingressClassName", s.IngressClass)
+	w.Key("tls").Array().Object().Strings("hosts", hosts).Str("secretName", tlsName(app.Name)).End().End()
+	w.Key("rules").Array()
+	for _, h := range hosts {
+		w.Object().Str("host", h).Key("http").Object().Key("paths").Array().Object().
+			Str("path", "/").Str("pathType", "Prefix").
+			Key("backend").Object().Key("service").Object().Str("name", app.Name).Key("port").Object().Num("number", 80).End().End().End().
+			End().End().End().End()
+	}
+	w.End().End().End()
+	return w.Bytes()
+}
+
+func (s Settings) CertificateObject(app kv.App, hosts []string) []byte {
+	var w jsonw.W
+	w.Object()
+	meta(&w, "cert-manager.io/v1", "Certificate", s.Namespace(app.Tenant), tlsName(app.Name), LabelTenant, app.Tenant, LabelApp, app.Name)
+	w.Key("spec").Object().Str("secretName", tlsName(app.Name)).Strings("dnsNames", hosts).
+		Key("issuerRef").Object().Str("name", s.ClusterIssuer).Str("kind", "ClusterIssuer").Str("group", "cert-manager.io").End().
+		End().End()
+	return w.Bytes()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ { // insertion sort: a handful of keys, no sort package in the hot path
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
