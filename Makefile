@@ -27,19 +27,21 @@ dev: build
 up:
 	spin build && spin up --runtime-config-file runtime-config-redis.toml
 
-## test: unit tests (native and TinyGo) and end-to-end tests of the real .wasm
-test: test-unit test-tinygo test-host
+## test: unit tests (native and TinyGo), then the real .wasm end to end
+##       through the test host, with Redis and the loopback Kubernetes cluster
+test:
+	@hack/with-cluster.sh $(MAKE) --no-print-directory test-unit test-tinygo test-host
 
 test-unit:
 	@echo "==> native unit tests"
 	go test ./...
 
 test-tinygo:
-	@hack/tinygo-test.sh ./kv/... ./api/... ./k8sproxy/...
+	@hack/tinygo-test.sh ./jsonw/... ./kv/... ./api/... ./k8sproxy/... ./spinkube/...
 
 test-host: build
 	@echo "==> test host and end-to-end tests against $(WASM)"
-	cd spinhost && SPINPORT_WASM=$(CURDIR)/$(WASM) SPINPORT_MANIFEST=$(CURDIR)/spin.toml go test ./...
+	cd spinhost && SPINPORT_WASM=$(CURDIR)/$(WASM) SPINPORT_MANIFEST=$(CURDIR)/spin.toml go test -count=1 -timeout 30m ./...
 
 bench: build
 	@hack/bench.sh

@@ -52,7 +52,9 @@ func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 	return nil, unauthorized("sign in: send \"Authorization: Bearer <token>\" (an API token or the admin token) or sign in to the portal")
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 func (s *Server) bearer(tok string) (*Principal, error) {
 	if s.Config.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.Config.AdminToken)) == 1 {

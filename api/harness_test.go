@@ -1,3 +1,5 @@
+//go:build !tinygo
+
 package api
 
 import (
@@ -34,12 +36,14 @@ func (d *recordingDeployer) record(s string) error {
 	d.applied = append(d.applied, s)
 	return nil
 }
-func (d *recordingDeployer) ApplyTenant(t kv.Tenant) error { return d.record("tenant " + t.Slug) }
+func (d *recordingDeployer) ApplyTenant(t kv.Tenant) error  { return d.record("tenant " + t.Slug) }
 func (d *recordingDeployer) DeleteTenant(slug string) error { return d.record("delete tenant " + slug) }
 func (d *recordingDeployer) Apply(t kv.Tenant, a kv.App, r kv.Revision) error {
 	return d.record("apply " + a.Tenant + "/" + a.Name + " " + r.Image)
 }
-func (d *recordingDeployer) DeleteApp(a kv.App) error { return d.record("delete " + a.Tenant + "/" + a.Name) }
+func (d *recordingDeployer) DeleteApp(a kv.App) error {
+	return d.record("delete " + a.Tenant + "/" + a.Name)
+}
 func (d *recordingDeployer) SetSecret(t, a, n, v string) error {
 	if err := d.record("secret " + t + "/" + a + "/" + n); err != nil {
 		return err
@@ -53,10 +57,10 @@ func (d *recordingDeployer) SetSecret(t, a, n, v string) error {
 	return nil
 }
 func (d *recordingDeployer) Status(a kv.App) (Status, error) {
-	return Status{JSON: []byte(`{"spinApp":null}`)}, d.record("status "+a.Name)
+	return Status{JSON: []byte(`{"spinApp":null}`)}, d.record("status " + a.Name)
 }
 func (d *recordingDeployer) Logs(a kv.App, tail int) ([]byte, error) {
-	return []byte(`{"pods":[]}`), d.record("logs "+a.Name)
+	return []byte(`{"pods":[]}`), d.record("logs " + a.Name)
 }
 func (d *recordingDeployer) DeleteSecret(t, a, n string) error {
 	return d.record("delete secret " + t + "/" + a + "/" + n)

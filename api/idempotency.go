@@ -62,4 +62,3 @@ func storedAnswer(status int, body []byte) []byte {
 	j.Object().Num("status", int64(status)).Key("body").Raw(body).End()
 	return j.Bytes()
 }
-

@@ -12,7 +12,7 @@ source "$HACK/tinygo.sh" # SPINPORT_CACHE, find/version helpers
 TINYGO_VERSION=0.30.0
 TINYGO_GO=go1.21.13 # TinyGo 0.30 supports Go 1.18-1.21 only
 WAZERO_VERSION=v1.9.0
-APT_PACKAGES=(llvm-16-dev libclang-16-dev clang-16 lld-16 binaryen wabt wasi-libc
+APT_PACKAGES=(llvm-16-dev libclang-16-dev clang-16 lld-16 binaryen wabt wasi-libc curl openssl
 	libclang-rt-16-dev-wasm32 redis-server)
 
 BIN="$SPINPORT_CACHE/bin"

@@ -32,8 +32,10 @@ command -v go >/dev/null || { echo "cluster: go is not on PATH" >&2; exit 1; }
 say() { echo "==> cluster: $*"; }
 have() { [[ -z "${CLUSTER_REBUILD:-}" && -x "$BIN/$1" ]]; }
 # moddir MODULE@VERSION -> the (read-only) module directory in the module cache
-moddir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p'; }
-modfile() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p'; }
+# (run outside any module, so the repo's go.mod/go.sum are never touched)
+moddl() { (cd "$SRC" && GOFLAGS=-buildvcs=false go mod download -json "$1"); }
+moddir() { moddl "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p'; }
+modfile() { moddl "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p'; }
 
 # wrapper DIR MODULE: a throwaway module in $SRC/DIR
 wrapper() {
@@ -95,7 +97,7 @@ fi
 # Built from a copy of the module source with a small patch (spin-operator-loopback.patch)
 # that adds --webhook-bind-host/--webhook-port/--webhook-cert-dir: upstream v0.4.0 binds
 # the webhook server to :9443 on all interfaces with no flag to change it.
-if ! have spin-operator || ! "$BIN/spin-operator" --help 2>&1 | grep -q webhook-bind-host; then
+if ! have spin-operator || ! grep -q webhook-bind-host <<<"$("$BIN/spin-operator" --help 2>&1)"; then
   say "building spin-operator $SPIN_OPERATOR_VERSION (first time takes ~2 min)"
   so=$(moddir "github.com/spinkube/spin-operator@$SPIN_OPERATOR_VERSION")
   d="$SRC/spin-operator"

@@ -45,8 +45,11 @@ kc -n "$NS" get spinapp,deployment,service,pods -o wide
 
 # pod logs are served by kwok's fake kubelet API
 pod=$(kc -n "$NS" get pods -o jsonpath='{.items[0].metadata.name}')
-kc -n "$NS" logs "$pod" | grep -q 'Serving http' || fail "kubectl logs $pod returned no log"
-echo "smoke: kubectl logs works"
+t_logs=$(ms)
+until out=$(kc -n "$NS" logs "$pod" 2>&1) && grep -q 'Serving http' <<<"$out"; do
+  (( $(date +%s) < deadline )) || fail "kubectl logs $pod: $out"; sleep 0.1
+done
+echo "smoke: kubectl logs works ($(( $(ms) - t_logs )) ms)"
 
 if [[ "${SPINCLUSTER_WEBHOOKS:-0}" == 1 ]]; then
   if out=$(kc -n "$NS" apply -f - 2>&1 <<EOF

@@ -1,5 +1,5 @@
 ;; A hand-written Spin 1 ABI "component" that hands the host bad pointers.
-;; The spinhost tests embed its binary (badguest_wasm_test.go, regenerate
+;; The spinhost tests embed its binary (badguest_module_test.go, regenerate
 ;; with `wat2wasm testdata/badguest.wat -o /dev/stdout | xxd -i` or see
 ;; TestBadGuestBinaryUpToDate) and check that every case is a 500 for that
 ;; request only, never a host crash. The HTTP method picks the case:

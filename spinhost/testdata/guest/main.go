@@ -149,9 +149,12 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	case "counter":
 		counter++
 		fmt.Fprint(w, counter)
-	case "sleep":
+	case "busy":
+		// Burns CPU for ms milliseconds. (time.Sleep would panic: TinyGo
+		// 0.30 cannot block inside an exported function, in Spin too.)
 		ms, _ := strconv.Atoi(q.Get("ms"))
-		time.Sleep(time.Duration(ms) * time.Millisecond)
+		for start := time.Now(); time.Since(start) < time.Duration(ms)*time.Millisecond; {
+		}
 		fmt.Fprint(w, q.Get("id"))
 	case "echo":
 		body, _ := io.ReadAll(r.Body)

@@ -1,0 +1,510 @@
+//go:build !tinygo
+
+package api
+
+// OIDC sign-in against a fake identity provider on httptest: discovery,
+// authorization (PKCE checked), token endpoint and JWKS. Native only
+// (httptest servers); the verifier's pure tests are in jwt_test.go.
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spinport/spinport/kv"
+	"github.com/tidwall/gjson"
+)
+
+const (
+	idpClientSecret = "idp-client-secret-do-not-leak"
+	idpPublicURL    = "http://127.0.0.1:3000"
+)
+
+// fakeIdP is an OpenID provider good enough to test the client side.
+type fakeIdP struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu          sync.Mutex
+	authMethods string                           // token_endpoint_auth_methods_supported JSON, "" to omit
+	issuer      string                           // issuer in discovery and tokens, "" = srv.URL
+	claims      func(c jwtClaims) jwtClaims      // edits the ID token's claims
+	tokenReply  func(w http.ResponseWriter) bool // answers the token request itself when it returns true
+	codes       map[string]idpGrant
+	issued      []string // every code and ID token handed out, to check none leak
+	tokenCalls  int
+	lastAuth    string // "post" or "basic": how the client authenticated
+}
+
+type idpGrant struct {
+	clientID, redirectURI, nonce, challenge string
+}
+
+func newFakeIdP(t *testing.T) *fakeIdP {
+	p := &fakeIdP{t: t, codes: map[string]idpGrant{}, authMethods: `["client_secret_post","client_secret_basic"]`}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/openid-configuration", p.discovery)
+	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		io.WriteString(w, `{"keys":[`+jwkForEC("ec-1", &jwtECKey().PublicKey)+`,`+jwkForRSA("rsa-1", &jwtRSAKey(0).PublicKey)+`]}`)
+	})
+	mux.HandleFunc("/token", p.token)
+	p.srv = httptest.NewServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *fakeIdP) iss() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.issuer != "" {
+		return p.issuer
+	}
+	return p.srv.URL
+}
+
+func (p *fakeIdP) discovery(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	methods := p.authMethods
+	p.mu.Unlock()
+	doc := `{"issuer":` + strconv.Quote(p.iss()) + `,"authorization_endpoint":"` + p.srv.URL + `/authorize?tenant=t1",` +
+		`"token_endpoint":"` + p.srv.URL + `/token","jwks_uri":"` + p.srv.URL + `/jwks",` +
+		`"response_types_supported":["code"],"code_challenge_methods_supported":["S256"]`
+	if methods != "" {
+		doc += `,"token_endpoint_auth_methods_supported":` + methods
+	}
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, doc+"}")
+}
+
+// authorize plays the user signing in at the provider: it checks the
+// authorization request and returns the redirect back to spinport.
+func (p *fakeIdP) authorize(authURL string) string {
+	u, err := url.Parse(authURL)
+	if err != nil || !strings.HasPrefix(authURL, p.srv.URL+"/authorize?") {
+		p.t.Errorf("authorization URL %q is not the provider's", authURL)
+		return ""
+	}
+	q := u.Query()
+	for name, want := range map[string]string{"response_type": "code", "client_id": "spinport-portal", "scope": "openid profile email",
+		"redirect_uri": idpPublicURL + "/auth/callback", "code_challenge_method": "S256", "tenant": "t1"} {
+		if got := q.Get(name); got != want {
+			p.t.Errorf("authorization request %s = %q, want %q", name, got, want)
+		}
+	}
+	if len(q.Get("state")) < 32 || len(q.Get("nonce")) < 16 || len(q.Get("code_challenge")) != 43 {
+		p.t.Errorf("authorization request state/nonce/code_challenge too short: %v", q)
+	}
+	code := "code-" + randomString(p.t)
+	p.mu.Lock()
+	p.codes[code] = idpGrant{clientID: q.Get("client_id"), redirectURI: q.Get("redirect_uri"), nonce: q.Get("nonce"), challenge: q.Get("code_challenge")}
+	p.issued = append(p.issued, code)
+	p.mu.Unlock()
+	back := url.Values{"code": {code}, "state": {q.Get("state")}, "iss": {p.iss()}}
+	return q.Get("redirect_uri") + "?" + back.Encode()
+}
+
+func (p *fakeIdP) token(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tokenCalls++
+	fail := func(status int, e string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, `{"error":"`+e+`","error_description":"fake idp: `+e+`"}`)
+	}
+	if p.tokenReply != nil && p.tokenReply(w) {
+		return
+	}
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || r.ParseForm() != nil {
+		fail(400, "invalid_request")
+		return
+	}
+	f := r.PostForm
+	if id, secret, ok := r.BasicAuth(); ok {
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
+		if id != "spinport-portal" || secret != idpClientSecret || f.Has("client_secret") {
+			fail(401, "invalid_client")
+			return
+		}
+		p.lastAuth = "basic"
+	} else {
+		if f.Get("client_secret") != idpClientSecret {
+			fail(401, "invalid_client")
+			return
+		}
+		p.lastAuth = "post"
+	}
+	g, ok := p.codes[f.Get("code")]
+	delete(p.codes, f.Get("code"))
+	verifier := sha256.Sum256([]byte(f.Get("code_verifier")))
+	switch {
+	case f.Get("grant_type") != "authorization_code":
+		fail(400, "invalid_request")
+		return
+	case !ok, f.Get("client_id") != g.clientID, f.Get("redirect_uri") != g.redirectURI,
+		base64.RawURLEncoding.EncodeToString(verifier[:]) != g.challenge: // PKCE
+		fail(400, "invalid_grant")
+		return
+	}
+	c := goodClaims().with("iss", strconv.Quote(p.issuerLocked()), "nonce", strconv.Quote(g.nonce),
+		"iat", strconv.FormatInt(time.Now().Unix(), 10), "exp", strconv.FormatInt(time.Now().Unix()+300, 10))
+	if p.claims != nil {
+		c = p.claims(c)
+	}
+	idToken := signJWT(rsHeader("rsa-1"), c.json(), jwtRSAKey(0))
+	p.issued = append(p.issued, idToken)
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"access_token":"at-`+randomString(p.t)+`","token_type":"Bearer","expires_in":300,"id_token":"`+idToken+`"}`)
+}
+
+func (p *fakeIdP) issuerLocked() string {
+	if p.issuer != "" {
+		return p.issuer
+	}
+	return p.srv.URL
+}
+
+func randomString(t *testing.T) string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// oidcEnv is spinport (on kv.Memory) wired to a fake provider.
+type oidcEnv struct {
+	t      *testing.T
+	idp    *fakeIdP
+	srv    *Server
+	clock  time.Time
+	mu     sync.Mutex
+	logs   []string
+	bodies []string // every response body spinport sent
+}
+
+func newOIDCEnv(t *testing.T) *oidcEnv {
+	e := &oidcEnv{t: t, idp: newFakeIdP(t), clock: time.Now()}
+	e.srv = &Server{
+		DB:     kv.DB{B: kv.NewMemory().Backend()},
+		HTTP:   http.DefaultClient,
+		Config: Config{PublicURL: idpPublicURL, OIDC: OIDCConfig{Issuer: e.idp.srv.URL, ClientID: "spinport-portal", ClientSecret: idpClientSecret}},
+		Now:    func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.clock },
+		Rand:   rand.Reader,
+		Log:    func(s string) { e.mu.Lock(); e.logs = append(e.logs, s); e.mu.Unlock() },
+	}
+	return e
+}
+
+// get sends GET target (a path, or a URL whose path and query are used)
+// to spinport with the given cookies.
+func (e *oidcEnv) get(target string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	if u, err := url.Parse(target); err == nil && u.Host != "" {
+		target = u.RequestURI()
+	}
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:3000"+target, nil)
+	for _, c := range cookies {
+		if c != nil {
+			req.AddCookie(c)
+		}
+	}
+	rec := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(rec, req)
+	e.mu.Lock()
+	e.bodies = append(e.bodies, rec.Body.String()+"\n"+strings.Join(rec.Header().Values("Location"), " "))
+	e.mu.Unlock()
+	return rec
+}
+
+func cookieNamed(rec *httptest.ResponseRecorder, name string) *http.Cookie {
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// login runs /auth/login and the provider's side; it returns the callback
+// URL and the login cookie.
+func (e *oidcEnv) login(ret string) (callback string, binder *http.Cookie) {
+	target := "/auth/login"
+	if ret != "" {
+		target += "?return=" + url.QueryEscape(ret)
+	}
+	rec := e.get(target)
+	if rec.Code != http.StatusFound {
+		e.t.Errorf("GET %s: %d %s", target, rec.Code, rec.Body)
+		return "", nil
+	}
+	binder = cookieNamed(rec, loginCookie)
+	if binder == nil || !binder.HttpOnly || binder.MaxAge != 600 {
+		e.t.Errorf("login cookie %+v", binder)
+	}
+	return e.idp.authorize(rec.Header().Get("Location")), binder
+}
+
+// checkNoLeaks fails if a code, token or the client secret reached a log
+// line or a response.
+func (e *oidcEnv) checkNoLeaks() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.idp.mu.Lock()
+	secrets := append([]string{idpClientSecret}, e.idp.issued...)
+	e.idp.mu.Unlock()
+	for _, s := range secrets {
+		for _, where := range append(append([]string{}, e.logs...), e.bodies...) {
+			if strings.Contains(where, s) {
+				e.t.Errorf("a secret (%.12s...) leaked into %q", s, where)
+			}
+		}
+	}
+}
+
+func problem(t *testing.T, rec *httptest.ResponseRecorder, status int, mention string) {
+	t.Helper()
+	if rec.Code != status || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Errorf("got %d %s %s, want %d problem+json", rec.Code, rec.Header().Get("Content-Type"), rec.Body, status)
+		return
+	}
+	if d := gjson.Get(rec.Body.String(), "detail").String(); !strings.Contains(d, mention) {
+		t.Errorf("detail %q does not mention %q", d, mention)
+	}
+}
+
+func TestOIDCSignInFlow(t *testing.T) {
+	e := newOIDCEnv(t)
+	callback, binder := e.login("/tenants/acme?tab=apps")
+	if callback == "" {
+		return
+	}
+	rec := e.get(callback, binder)
+	if rec.Code != http.StatusFound || rec.Header().Get("Location") != "/tenants/acme?tab=apps" {
+		t.Fatalf("callback: %d %q %s", rec.Code, rec.Header().Get("Location"), rec.Body)
+	}
+	if e.idp.lastAuth != "post" {
+		t.Errorf("client authentication %q, want client_secret_post", e.idp.lastAuth)
+	}
+	session := cookieNamed(rec, sessionCookie)
+	if session == nil || session.Value == "" || !session.HttpOnly || session.Secure {
+		t.Fatalf("session cookie %+v (plain http on loopback: not Secure)", session)
+	}
+	if c := cookieNamed(rec, loginCookie); c == nil || c.MaxAge >= 0 {
+		t.Errorf("the login cookie is not cleared: %+v", c)
+	}
+
+	me := e.get("/api/v1/me", session)
+	body := me.Body.String()
+	if me.Code != 200 || gjson.Get(body, "kind").String() != "user" || gjson.Get(body, "name").String() != "Ada Lovelace" ||
+		!regexp.MustCompile(`^user:[0-9a-f]{16}$`).MatchString(gjson.Get(body, "id").String()) || gjson.Get(body, "csrfToken").String() == "" {
+		t.Fatalf("GET /api/v1/me: %d %s", me.Code, body)
+	}
+	u, err := e.srv.DB.GetUser(strings.TrimPrefix(gjson.Get(body, "id").String(), "user:"))
+	if err != nil || u.Issuer != e.idp.srv.URL || u.Subject != "user-42" || u.Email != "ada@example.test" {
+		t.Errorf("stored user %+v, %v", u, err)
+	}
+
+	// The state is good once: the same callback again is refused.
+	problem(t, e.get(callback, binder), 400, "already used")
+	if e.idp.tokenCalls != 1 {
+		t.Errorf("a replayed callback reached the token endpoint (%d calls)", e.idp.tokenCalls)
+	}
+
+	// Signing in again is the same user, with the profile updated.
+	e.idp.claims = func(c jwtClaims) jwtClaims { return c.with("name", `"Ada King"`) }
+	callback, binder = e.login("https://evil.example/")
+	rec = e.get(callback, binder)
+	if rec.Code != http.StatusFound || rec.Header().Get("Location") != "/" {
+		t.Fatalf("second callback: %d %q %s", rec.Code, rec.Header().Get("Location"), rec.Body)
+	}
+	me2 := e.get("/api/v1/me", cookieNamed(rec, sessionCookie))
+	if gjson.Get(me2.Body.String(), "id").String() != gjson.Get(body, "id").String() || gjson.Get(me2.Body.String(), "name").String() != "Ada King" {
+		t.Errorf("second sign-in: %s, first %s", me2.Body, body)
+	}
+	e.checkNoLeaks()
+}
+
+func TestOIDCClientSecretBasic(t *testing.T) {
+	for _, methods := range []string{`["client_secret_basic"]`, ""} { // listed alone, or omitted (the default)
+		e := newOIDCEnv(t)
+		e.idp.authMethods = methods
+		e.srv.Config.OIDC.ClientSecret = idpClientSecret
+		callback, binder := e.login("")
+		if rec := e.get(callback, binder); rec.Code != http.StatusFound {
+			t.Errorf("methods %q: callback %d %s", methods, rec.Code, rec.Body)
+		}
+		if e.idp.lastAuth != "basic" {
+			t.Errorf("methods %q: client authentication %q, want client_secret_basic", methods, e.idp.lastAuth)
+		}
+		e.checkNoLeaks()
+	}
+}
+
+func TestOIDCNotConfigured(t *testing.T) {
+	e := newOIDCEnv(t)
+	e.srv.Config.OIDC = OIDCConfig{}
+	for _, path := range []string{"/auth/login", "/auth/callback?code=x&state=y"} {
+		rec := e.get(path)
+		problem(t, rec, 503, "oidc_issuer")
+		for _, want := range []string{"oidc_client_id", "oidc_client_secret", "POST /auth/session", idpPublicURL + "/auth/callback"} {
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("%s: %s does not mention %q", path, rec.Body, want)
+			}
+		}
+	}
+}
+
+func TestOIDCCallbackRefusals(t *testing.T) {
+	type tc struct {
+		name    string
+		setup   func(e *oidcEnv)
+		mangle  func(e *oidcEnv, callback string, binder *http.Cookie) (string, *http.Cookie)
+		status  int
+		mention string
+	}
+	withQuery := func(callback string, edit func(url.Values)) string {
+		u, _ := url.Parse(callback)
+		q := u.Query()
+		edit(q)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	idToken := func(edit func(jwtClaims) jwtClaims) func(*oidcEnv) {
+		return func(e *oidcEnv) { e.idp.claims = edit }
+	}
+	cases := []tc{
+		{name: "unknown state", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			return withQuery(cb, func(q url.Values) { q.Set("state", strings.Repeat("ab", 32)) }), b
+		}, status: 400, mention: "unknown, expired"},
+		{name: "malformed state", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			return withQuery(cb, func(q url.Values) { q.Set("state", "../../x") }), b
+		}, status: 400, mention: "unknown, expired"},
+		{name: "no state", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			return withQuery(cb, func(q url.Values) { q.Del("state") }), b
+		}, status: 400, mention: "no state"},
+		{name: "expired state", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			e.mu.Lock()
+			e.clock = e.clock.Add(11 * time.Minute)
+			e.mu.Unlock()
+			return cb, b
+		}, status: 400, mention: "expired"},
+		{name: "other browser (no login cookie)", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			return cb, nil
+		}, status: 400, mention: "another browser"},
+		{name: "other browser (wrong login cookie)", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			return cb, &http.Cookie{Name: loginCookie, Value: "0123"}
+		}, status: 400, mention: "another browser"},
+		{name: "no code", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			return withQuery(cb, func(q url.Values) { q.Del("code") }), b
+		}, status: 400, mention: "no authorization code"},
+		{name: "access denied at the provider", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			return withQuery(cb, func(q url.Values) {
+				q.Del("code")
+				q.Set("error", "access_denied")
+				q.Set("error_description", "user said no\r\n<script>")
+			}), b
+		}, status: 403, mention: "(access_denied: user said no<script>)"},
+		{name: "iss response parameter of another issuer", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			return withQuery(cb, func(q url.Values) { q.Set("iss", "https://evil.example") }), b
+		}, status: 400, mention: "another issuer"},
+		{name: "code already redeemed", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			e.idp.mu.Lock()
+			e.idp.codes = map[string]idpGrant{}
+			e.idp.mu.Unlock()
+			return cb, b
+		}, status: 400, mention: "(invalid_grant: fake idp: invalid_grant)"},
+		{name: "wrong client secret", setup: func(e *oidcEnv) {
+			e.srv.Config.OIDC.ClientSecret = "wrong"
+		}, status: 502, mention: "check oidc_client_id and oidc_client_secret"},
+		{name: "token endpoint error 500", setup: func(e *oidcEnv) {
+			e.idp.tokenReply = func(w http.ResponseWriter) bool { w.WriteHeader(500); return true }
+		}, status: 502, mention: "HTTP 500"},
+		{name: "token response without id_token", setup: func(e *oidcEnv) {
+			e.idp.tokenReply = func(w http.ResponseWriter) bool { io.WriteString(w, `{"access_token":"x"}`); return true }
+		}, status: 502, mention: "no id_token"},
+		{name: "provider down", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			e.idp.srv.Close()
+			return cb, b
+		}, status: 503, mention: "could not reach the identity provider's token endpoint"},
+		{name: "ID token: wrong nonce", setup: idToken(func(c jwtClaims) jwtClaims { return c.with("nonce", `"other"`) }), status: 401, mention: "nonce"},
+		{name: "ID token: wrong aud", setup: idToken(func(c jwtClaims) jwtClaims { return c.with("aud", `"other-client"`) }), status: 401, mention: "aud"},
+		{name: "ID token: expired", setup: idToken(func(c jwtClaims) jwtClaims {
+			return c.with("exp", strconv.FormatInt(time.Now().Unix()-3600, 10))
+		}), status: 401, mention: "expired"},
+		{name: "ID token: wrong iss", setup: idToken(func(c jwtClaims) jwtClaims { return c.with("iss", `"https://evil.example"`) }), status: 401, mention: "iss"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newOIDCEnv(t)
+			e.t = t
+			callback, binder := e.login("/somewhere")
+			if callback == "" {
+				return
+			}
+			if c.setup != nil {
+				c.setup(e)
+			}
+			if c.mangle != nil {
+				callback, binder = c.mangle(e, callback, binder)
+			}
+			rec := e.get(callback, binder)
+			problem(t, rec, c.status, c.mention)
+			if cookieNamed(rec, sessionCookie) != nil {
+				t.Errorf("a refused sign-in set a session cookie")
+			}
+			e.checkNoLeaks()
+		})
+	}
+}
+
+func TestOIDCLoginProviderProblems(t *testing.T) {
+	e := newOIDCEnv(t)
+	e.idp.issuer = e.idp.srv.URL + "/"
+	problem(t, e.get("/auth/login"), 502, "must match exactly")
+
+	e = newOIDCEnv(t)
+	e.srv.Config.OIDC.Issuer = e.idp.srv.URL + "/nowhere"
+	problem(t, e.get("/auth/login"), 502, "answered HTTP 404")
+
+	e = newOIDCEnv(t)
+	e.idp.srv.Close()
+	problem(t, e.get("/auth/login"), 503, "could not reach the identity provider's discovery document")
+}
+
+func FuzzVerifyIDToken(f *testing.F) {
+	f.Add(signJWT(rsHeader("rsa-1"), goodClaims().json(), jwtRSAKey(0)))
+	f.Add(signJWT(`{"alg":"ES256","kid":"ec-1"}`, goodClaims().json(), jwtECKey()))
+	f.Add(signJWT(`{"alg":"none"}`, goodClaims().json(), nil))
+	f.Add("e30.e30.")
+	keys, err := parseJWKS([]byte(`{"keys":[` + jwkForRSA("rsa-1", &jwtRSAKey(0).PublicKey) + `,` + jwkForEC("ec-1", &jwtECKey().PublicKey) + `]}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		_, _ = verifyIDToken(tok, keys, jwtCheck())
+	})
+}
+
+func FuzzParseJWKS(f *testing.F) {
+	f.Add([]byte(`{"keys":[` + jwkForRSA("rsa-1", &jwtRSAKey(0).PublicKey) + `,` + jwkForEC("ec-1", &jwtECKey().PublicKey) + `]}`))
+	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"},{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		keys, err := parseJWKS(b)
+		if err == nil {
+			_, _ = verifyIDToken("eyJhbGciOiJSUzI1NiJ9.e30.AAAA", keys, jwtCheck())
+			_, _ = verifyIDToken("eyJhbGciOiJFUzI1NiJ9.e30."+strings.Repeat("A", 86), keys, jwtCheck())
+		}
+	})
+}

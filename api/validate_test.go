@@ -1,0 +1,60 @@
+package api
+
+import "testing"
+
+// Pure tests: they also run compiled by TinyGo (make test-tinygo).
+
+func TestParseImage(t *testing.T) {
+	d := "sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	good := map[string]string{
+		"ghcr.io/acme/web:v1":                    "ghcr.io/acme/web:v1",
+		"myacr.azurecr.io/team/app/web@" + d:     "myacr.azurecr.io/team/app/web@" + d,
+		"localhost:5000/web:latest@" + d:         "localhost:5000/web@" + d,
+		"registry.example.com:8443/a__b/c-d:1.0": "registry.example.com:8443/a__b/c-d:1.0",
+	}
+	for in, pinned := range good {
+		im, err := parseImage(in)
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if im.Pinned() != pinned || im.String() != in {
+			t.Errorf("%s: pinned %s string %s", in, im.Pinned(), im.String())
+		}
+	}
+	bad := []string{"", "nginx", "nginx:latest", "library/nginx:1", "ghcr.io/acme/web", "ghcr.io/Acme/web:v1",
+		"ghcr.io/acme/web:-x", "ghcr.io/acme/web@sha256:abc", "ghcr.io/acme/web@md5:" + d[7:], "ghcr.io//web:v1",
+		"ghcr.io/acme/web:v1 ", "ghcr.io:99999/a:b", "gh_cr.io/a:b", "ghcr.io/a..b:c", "ghcr.io/a-:b"}
+	for _, in := range bad {
+		if _, err := parseImage(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func TestNamesAndVariables(t *testing.T) {
+	for _, ok := range []string{"a", "web-api", "a1", "abcdefghijklmnopqrst"} {
+		if err := checkTenantSlug(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "1a", "-a", "a-", "A", "a_b", "abcdefghijklmnopqrstu", "a.b"} {
+		if checkTenantSlug(bad) == nil {
+			t.Errorf("tenant %q accepted", bad)
+		}
+	}
+	for _, ok := range []string{"a", "api_url", "x1_y2"} {
+		if err := checkVariableName(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "A", "1a", "_a", "a_", "a__b", "a-b", "api.url"} {
+		if checkVariableName(bad) == nil {
+			t.Errorf("variable %q accepted", bad)
+		}
+	}
+	if checkDomain("www.example.com", "apps.example.com") != nil || checkDomain("x.apps.example.com", "apps.example.com") == nil ||
+		checkDomain("example", "") == nil || checkDomain("*.example.com", "") == nil {
+		t.Error("domain checks")
+	}
+}
