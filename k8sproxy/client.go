@@ -97,6 +97,19 @@ func (c *Client) GoString() string { return c.String() }
 // apiVersion, kind, metadata.name, metadata.namespace (for namespaced kinds)
 // and metadata.labels["app.kubernetes.io/managed-by"]="spinport".
 func (c *Client) Apply(obj []byte) ([]byte, error) {
+	return c.ApplyAs(obj, FieldManager)
+}
+
+// ApplyAs is Apply with another field manager, which must be "spinport" or
+// start with "spinport-" (printable ASCII, no spaces, at most 128 bytes).
+// Server-side apply merges what different managers own: applying an object
+// without a field removes only a field this manager owned. spinkube gives
+// each variable of an app's Secret its own manager that way.
+func (c *Client) ApplyAs(obj []byte, fieldManager string) ([]byte, error) {
+	if !validFieldManager(fieldManager) {
+		return nil, &PolicyError{Op: "apply", Reason: fmt.Sprintf("field manager %q must be %q or start with %q (printable ASCII, at most 128 bytes)",
+			clip(fieldManager, 64), FieldManager, FieldManager+"-")}
+	}
 	v, err := fastjson.ParseBytes(obj)
 	if err != nil || v.Type() != fastjson.TypeObject {
 		return nil, &PolicyError{Op: "apply", Reason: "the object is not a JSON object"}
@@ -140,7 +153,7 @@ func (c *Client) Apply(obj []byte) ([]byte, error) {
 	}
 
 	q := url.Values{}
-	q.Set("fieldManager", FieldManager)
+	q.Set("fieldManager", fieldManager)
 	q.Set("force", "true")
 	out, err := c.do(http.MethodPatch, k.path(namespace, name), q, ApplyContentType, obj, kind, name)
 	if err != nil {
@@ -150,6 +163,20 @@ func (c *Client) Apply(obj []byte) ([]byte, error) {
 		c.namespaces[name] = &nsEntry{state: nsManaged, body: out}
 	}
 	return out, nil
+}
+
+// validFieldManager: spinport's own managers only, and what the API server
+// accepts (at most 128 printable characters).
+func validFieldManager(m string) bool {
+	if len(m) > 128 || (m != FieldManager && !strings.HasPrefix(m, FieldManager+"-")) {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if m[i] <= ' ' || m[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // Get returns one object. namespace is ignored ("" is fine) for Namespace.

@@ -220,6 +220,31 @@ func TestApplyRequestShape(t *testing.T) {
 	}
 }
 
+func TestApplyAs(t *testing.T) {
+	d := &fakeDoer{}
+	c := newTestClient(t, d)
+	if _, err := c.ApplyAs(secretJSON("tenant-a", "vars", true), "spinport-var-API_KEY"); err != nil {
+		t.Fatalf("ApplyAs: %v", err)
+		return
+	}
+	if len(d.reqs) != 2 || d.reqs[1].Method != "PATCH" || d.reqs[1].RawQuery != "fieldManager=spinport-var-API_KEY&force=true" ||
+		d.reqs[1].Header.Get("Content-Type") != ApplyContentType {
+		t.Errorf("requests: %+v", d.reqs)
+	}
+	for _, m := range []string{"", "kubectl", "spinportx", "spinport-a b", "spinport-\x00", "spinport-é", "spinport-" + strings.Repeat("x", 120)} {
+		d := &fakeDoer{}
+		_, err := newTestClient(t, d).ApplyAs(secretJSON("tenant-a", "vars", true), m)
+		if !IsPolicy(err) || !strings.Contains(err.Error(), "field manager") || len(d.reqs) != 0 {
+			t.Errorf("ApplyAs manager %q: %v, %d requests", m, err, len(d.reqs))
+		}
+	}
+	// The manager check does not bypass the rest of the policy.
+	d = &fakeDoer{}
+	if _, err := newTestClient(t, d).ApplyAs(secretJSON("tenant-a", "vars", false), "spinport-var-x"); !IsPolicy(err) || len(d.reqs) != 0 {
+		t.Errorf("ApplyAs without label: %v", err)
+	}
+}
+
 func TestBasePathPrefixAndNoToken(t *testing.T) {
 	d := &fakeDoer{}
 	c, err := New("http://127.0.0.1:8001/proxy/k8s/", "", d)

@@ -8,6 +8,7 @@
 //
 //	c, err := k8sproxy.New("https://kubernetes.default.svc", token, spinhttp.NewClient())
 //	out, err := c.Apply(obj) // server-side apply, fieldManager=spinport, force=true
+//	out, err = c.ApplyAs(obj, "spinport-var-db") // same, with its own field manager
 //	b, err := c.Get("SpinApp", "tenant-a", "web")
 //	if k8sproxy.IsNotFound(err) { ... }
 //

@@ -18,6 +18,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -314,6 +315,43 @@ func runFlow(t *testing.T, k *testCluster, c *Client, ns, unmanaged string) {
 	out = apply(secret("correct-horse"))
 	if gjson.GetBytes(out, "data.password").String() != base64.StdEncoding.EncodeToString([]byte("correct-horse")) {
 		t.Errorf("forced apply did not win: %s", out)
+	}
+
+	// One field manager per key of a Secret (what spinkube does for app
+	// variables): keys merge, and a manager applying without its key removes
+	// only that key.
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	vars := func(data obj) []byte {
+		return mustJSON(obj{"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": data,
+			"metadata": obj{"name": "vars", "namespace": ns, "labels": managedLabels()}})
+	}
+	for _, step := range []struct {
+		manager string
+		data    obj
+		want    map[string]string
+	}{
+		{"spinport-var-A", obj{"A": b64("1")}, map[string]string{"A": "1"}},
+		{"spinport-var-B", obj{"B": b64("2")}, map[string]string{"A": "1", "B": "2"}},
+		{"spinport-var-A", obj{"A": b64("one")}, map[string]string{"A": "one", "B": "2"}},
+		{"spinport-var-A", obj{}, map[string]string{"B": "2"}},
+		{"spinport-var-B", obj{"B": b64("3")}, map[string]string{"B": "3"}},
+	} {
+		if _, err := c.ApplyAs(vars(step.data), step.manager); err != nil {
+			fail("ApplyAs %s %v: %v", step.manager, step.data, err)
+		}
+		b, err := c.Get("Secret", ns, "vars")
+		if err != nil {
+			fail("Get vars: %v", err)
+		}
+		got := map[string]string{}
+		gjson.GetBytes(b, "data").ForEach(func(k, v gjson.Result) bool {
+			d, _ := base64.StdEncoding.DecodeString(v.String())
+			got[k.String()] = string(d)
+			return true
+		})
+		if fmt.Sprint(got) != fmt.Sprint(step.want) {
+			t.Errorf("after ApplyAs %s %v: data %v, want %v", step.manager, step.data, got, step.want)
+		}
 	}
 
 	// Errors from the real server.

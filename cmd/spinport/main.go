@@ -15,7 +15,9 @@ import (
 
 	spinhttp "github.com/fermyon/spin/sdk/go/v2/http"
 	"github.com/spinport/spinport/api"
+	"github.com/spinport/spinport/k8sproxy"
 	"github.com/spinport/spinport/kv"
+	"github.com/spinport/spinport/spinkube"
 	"github.com/spinport/spinport/ui"
 )
 
@@ -68,14 +70,41 @@ func newServer() (*api.Server, error) {
 		return nil, err
 	}
 	doer := spinhttp.NewClient()
-	return &api.Server{
+	srv := &api.Server{
 		DB:     kv.DB{B: backend},
 		HTTP:   doer,
 		Config: cfg,
 		Now:    time.Now,
 		Rand:   rand.Reader,
 		Log:    func(s string) { logf("%s", s) },
-	}, nil
+	}
+	// Kubernetes is configured by a service-account token; without one
+	// spinport records revisions and applies nothing.
+	if token := v.get("kube_token"); token != "" {
+		k, err := k8sproxy.New(v.get("kube_api_url"), token, doer)
+		if err != nil {
+			return nil, err
+		}
+		srv.Deployer = &spinkube.Deployer{K: k, DB: srv.DB, S: spinkube.Settings{
+			NamespacePrefix: v.get("namespace_prefix"),
+			BaseDomain:      cfg.BaseDomain,
+			IngressClass:    v.get("ingress_class"),
+			ClusterIssuer:   v.get("cluster_issuer"),
+			RuntimeClass:    v.get("runtime_class"),
+			AppRedisURL:     v.get("app_redis_url"),
+		}}
+		srv.Checks = append(srv.Checks, api.HealthCheck{Name: "kubernetes", Check: func() error {
+			_, err := k.Get("Namespace", "", "default")
+			if k8sproxy.IsPolicy(err) {
+				return nil // reached the server; reading unmanaged namespaces is refused by design
+			}
+			return err
+		}})
+		if v.err != nil {
+			return nil, v.err
+		}
+	}
+	return srv, nil
 }
 
 func logf(format string, args ...any) {
