@@ -4,7 +4,10 @@
 #   extra `tinygo test` flags: TINYGO_TEST_FLAGS="-v -run TestFoo" hack/tinygo-test.sh ./kv
 # Test binaries run in the wazero CLI (hack/wasi-wazero.json: the wasi target
 # with wazero as emulator; the package directory is the guest's /, so
-# testdata/ works, and the host temp dir is the guest's /tmp).
+# testdata/ works, and the host temp dir is the guest's /tmp). Each test binary
+# gets 10 minutes (coreutils timeout: wazero's own -timeout cannot interrupt a
+# guest blocked in a host call such as time.Sleep); a timed-out package just
+# prints FAIL.
 # TinyGo's testing differs from Go's: t.Skip marks the test FAILED and
 # t.Fatal does not stop the test. Keep native-only tests behind //go:build !tinygo.
 set -euo pipefail

@@ -75,7 +75,6 @@ func rawPathAndQuery(r *http.Request) (path, pathAndQuery string) {
 // httptest without a listener.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path, pathAndQuery := rawPathAndQuery(r)
-	h.log.Printf("Processing request on path '%s'", path)
 
 	if wk, ok := strings.CutPrefix(path, WellKnownPrefix); ok {
 		h.serveWellKnown(w, wk)

@@ -1,0 +1,73 @@
+// Package spinhost is a test host for Spin applications whose components
+// use the Spin 1 ABI, the ABI the Spin Go SDK v2 (TinyGo) produces. It runs
+// the real .wasm on wazero the way spin up would, so spinport's end-to-end
+// tests exercise the same module that Spin and SpinKube run.
+//
+// # What it does like Spin
+//
+//   - Reads spin.toml (manifest version 2): [application], [variables],
+//     [[trigger.http]], [component.<id>] with source, key_value_stores,
+//     allowed_outbound_hosts, environment and variables.
+//   - Compiles each component once and instantiates it afresh for every
+//     request, running _initialize (or TinyGo's _start) before
+//     handle-http-request. Nothing survives between requests except what
+//     the guest stores through the host.
+//   - Routes like Spin's HTTP trigger (exact beats wildcard, longest prefix
+//     wins, :name segments, duplicate routes: last wins), answers
+//     /.well-known/spin/health and /info itself, and passes the spin-full-url,
+//     spin-path-info, spin-matched-route, spin-component-route,
+//     spin-raw-component-route, spin-base-path and spin-client-addr headers
+//     with Spin's values (see SpinRequestHeaders).
+//   - Provides the Spin 1 host interfaces with wit-bindgen 0.2's memory
+//     layouts: key-value, spin-config, wasi-outbound-http and
+//     outbound-redis, plus WASI preview 1 from wazero. Every pointer and
+//     length the guest passes is bounds-checked; a bad one traps that
+//     request (HTTP 500), it never crashes the host.
+//   - Resolves variables as spin up does: --variable values
+//     (Options.Variables), then SPIN_VARIABLE_<NAME>, then the default; a
+//     required variable without a value stops startup with a message that
+//     names it.
+//   - Enforces allowed_outbound_hosts with Spin's parser and matcher
+//     (schemes, *, *.domain, CIDRs, port ranges, default ports, "self",
+//     {{ variable }} templates) for both outbound HTTP and Redis.
+//   - Key-value stores come from the runtime config file: by default SQLite
+//     at <app>/.spin/sqlite_key_value.db with Spin's exact table, or Redis
+//     with Spin's layout (plain string keys, the label ignored, get-keys =
+//     KEYS *). Data written here is readable by spin up and vice versa.
+//
+// # Where it differs from Spin
+//
+//   - Only Spin 1 ABI core modules: no component model, so no wasi-http
+//     (incoming-handler) components and no Spin 2/3 WIT interfaces
+//     (fermyon:spin/key-value@2.0.0, wasi:keyvalue, ...).
+//   - Only the HTTP trigger and the Spin executor: no Redis trigger, no
+//     Wagi, no service chaining (*.spin.internal), no private-endpoint
+//     calls; remote component sources ({ url, digest }) are rejected.
+//   - No SQLite database, PostgreSQL, MySQL, MQTT or LLM host interfaces; a
+//     component importing them is refused at startup. files, sqlite_databases
+//     and ai_models in the manifest, and client_tls, sqlite_database,
+//     llm_compute, variables providers and log_dir in the runtime config,
+//     are ignored with a warning (so outbound HTTPS uses the system roots).
+//   - No isolation between stores beyond the label: every type = "spin"
+//     label shares the spin_key_value table (as in Spin), and there is no
+//     per-app namespacing on Redis (as in Spin).
+//   - Variables are resolved once at startup, not on every get; changing
+//     SPIN_VARIABLE_* needs a restart. The .env file Spin's environment
+//     provider can read is not read.
+//   - Outbound HTTP goes through Go's net/http: header names in responses
+//     are lower-cased and no User-Agent or Accept-Encoding is added, as with
+//     Spin's reqwest client (proxy variables are honoured by both), but
+//     HTTP/2 negotiation and error details differ. Transport failures map to runtime-error as in
+//     Spin 2/3 (Spin 1 returned request-error); request-error is used for
+//     a URL whose scheme is neither http nor https. Redirects are followed
+//     without re-checking allowed_outbound_hosts, as reqwest does.
+//   - outbound-redis speaks RESP2 on a new connection per call (Spin also
+//     connects per call on this interface); TLS (rediss://) works but
+//     client_tls is not applied.
+//   - An invalid key-value handle is the invalid-store error, as the Spin 1
+//     WIT documents; current Spin traps the instance instead.
+//   - No instance memory limit or per-request timeout beyond the client's
+//     connection: a request whose client goes away is cancelled.
+//   - Guest stdout/stderr go to the host logger prefixed with
+//     "[<component>] ", not to .spin/logs files.
+package spinhost
