@@ -7,7 +7,14 @@ import "sync"
 type Memory struct {
 	mu   sync.Mutex
 	data map[string][]byte
-	Ops  int64 // number of Store and Counter calls, for KV-operation benchmarks
+	ops  int64 // Store and Counter calls, for KV-operation benchmarks
+}
+
+// OpCount reports how many Store and Counter calls were made.
+func (m *Memory) OpCount() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ops
 }
 
 func NewMemory() *Memory { return &Memory{data: map[string][]byte{}} }
@@ -18,7 +25,7 @@ func (m *Memory) Backend() Backend { return Backend{Store: m, Counter: m, Name: 
 func (m *Memory) Get(key string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Ops++
+	m.ops++
 	v, ok := m.data[key]
 	if !ok {
 		return nil, ErrNotFound
@@ -29,7 +36,7 @@ func (m *Memory) Get(key string) ([]byte, error) {
 func (m *Memory) Set(key string, value []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Ops++
+	m.ops++
 	m.data[key] = append([]byte(nil), value...)
 	return nil
 }
@@ -37,7 +44,7 @@ func (m *Memory) Set(key string, value []byte) error {
 func (m *Memory) Delete(key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Ops++
+	m.ops++
 	delete(m.data, key)
 	return nil
 }
@@ -45,7 +52,7 @@ func (m *Memory) Delete(key string) error {
 func (m *Memory) IncrBy(key string, delta int64) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Ops++
+	m.ops++
 	n, _ := parseInt(m.data[key])
 	n += delta
 	m.data[key] = formatInt(n)
@@ -55,7 +62,7 @@ func (m *Memory) IncrBy(key string, delta int64) (int64, error) {
 func (m *Memory) SetNX(key string, value []byte) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Ops++
+	m.ops++
 	if _, ok := m.data[key]; ok {
 		return false, nil
 	}
