@@ -99,10 +99,13 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request, _ httprouter.
 // oidcCallback completes the sign-in: GET /auth/callback?code&state.
 func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	userID, ret, err := s.completeSignIn(w, r)
-	// The browser-binding cookie is single-use like the state it guards.
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/auth/", MaxAge: -1,
-		HttpOnly: true, Secure: !plainLoopback(r), SameSite: http.SameSiteLaxMode})
+	// One Set-Cookie per response: the Spin Go SDK (v2.2.0) passes only the
+	// first value of each response header to Spin, so a second cookie
+	// would be lost. On success that cookie is the session; the login
+	// cookie then points at a used-up state and expires on its own.
 	if err != nil {
+		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/auth/", MaxAge: -1,
+			HttpOnly: true, Secure: !plainLoopback(r), SameSite: http.SameSiteLaxMode})
 		var p *Problem
 		if errors.As(err, &p) && p.Status < 500 {
 			s.logf("oidc sign-in refused: " + p.Detail)

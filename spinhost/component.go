@@ -45,6 +45,8 @@ var hostImports = map[string][]string{
 	"outbound-redis":     {"publish", "get", "set", "incr", "del", "sadd", "smembers", "srem", "execute"},
 }
 
+// instantiateHostModules registers the Spin host interfaces in rt; every
+// instance of every component links against these.
 func instantiateHostModules(ctx context.Context, rt wazero.Runtime) error {
 	for _, reg := range []func(context.Context, wazero.Runtime) error{
 		registerKeyValue, registerSpinConfig, registerOutboundHTTP, registerOutboundRedis,

@@ -38,6 +38,10 @@ func TestE2EKeyValueSQLite(t *testing.T) {
 	}
 	expect(t, h, "/kv/get?key=bin", "\x00\x01binary\xff")
 
+	// Spin's store table holds 256 open stores per instance.
+	expect(t, h, "/kv/many?n=256", "opened 256")
+	expect(t, h, "/kv/many?n=257", "open 256: store table full")
+
 	// A label the component does not list is access-denied, as in Spin.
 	if code, body := get(t, h, "/kv/get?store=other&key=x"); code != http.StatusForbidden || !strings.Contains(body, "access denied") {
 		t.Errorf("unlisted store: %d %q", code, body)
@@ -220,6 +224,14 @@ func TestE2EOutboundRedis(t *testing.T) {
 	// execute follows Spin's result mapping: +OK and nil are dropped,
 	// bulk strings are binary, other statuses are status results.
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=SET&arg=k&arg=v", "")
+	// So SET NX gives the guest an empty list whether or not it set the
+	// key (+OK and nil are both dropped): it cannot be used as a claim.
+	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=SET&arg=claim&arg=1&arg=NX", "")
+	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=SET&arg=claim&arg=2&arg=NX", "")
+	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=GET&arg=claim", "binary:1")
+	// An EVAL that returns an integer does distinguish the two.
+	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=EVAL&arg="+url.QueryEscape("if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 else return 0 end")+"&arg=1&arg=claim2&arg=x", "int64:1")
+	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=EVAL&arg="+url.QueryEscape("if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 else return 0 end")+"&arg=1&arg=claim2&arg=x", "int64:0")
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=GET&arg=k", "binary:v")
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=GET&arg=missing", "")
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=PING", "status:PONG")
@@ -229,6 +241,10 @@ func TestE2EOutboundRedis(t *testing.T) {
 	if code, _ := get(t, h, "/redis/execute?addr="+redisURL+"&cmd=NOSUCHCOMMAND"); code != http.StatusBadGateway {
 		t.Errorf("unknown command: %d", code)
 	}
+
+	// The rest of the interface (layouts of every result type).
+	expect(t, h, "/redis/ops?addr="+redisURL+"&key=ops",
+		`set=ok get=v1 del=1 get-missing="" sadd=3 srem=1 smembers=b+c publish=ok`)
 
 	// An address not in allowed_outbound_hosts is an error and nothing is
 	// sent (the server is the same; only the allow-list differs).

@@ -204,6 +204,7 @@ func (h *Host) Serve(l net.Listener) error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
+		l.Close()
 		return errors.New("spinhost: host is closed")
 	}
 	h.listener = l

@@ -93,13 +93,20 @@ func (r redisCounter) IncrBy(key string, delta int64) (int64, error) {
 	return n, nil
 }
 
+// setNX runs SET NX in a script: Spin's outbound Redis drops "+OK" and nil
+// replies from execute results, so a plain SET NX cannot tell the two apart.
+const setNX = "if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 else return 0 end"
+
 func (r redisCounter) SetNX(key string, value []byte) (bool, error) {
-	res, err := r.c.Execute("SET", key, value, "NX")
+	res, err := r.c.Execute("EVAL", setNX, 1, key, value)
 	if err != nil {
 		return false, fmt.Errorf("redis SET NX: %w", err)
 	}
-	// OK when set, nil when the key existed.
-	return len(res) == 1 && res[0].Kind == redis.ResultKindStatus, nil
+	if len(res) != 1 || res[0].Kind != redis.ResultKindInt64 {
+		return false, errors.New("redis SET NX: unexpected reply")
+	}
+	n, _ := res[0].Val.(int64)
+	return n == 1, nil
 }
 
 func openBackend(name, redisURL string) (kv.Backend, error) {

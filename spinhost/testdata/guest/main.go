@@ -126,6 +126,43 @@ func handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fmt.Fprint(w, n)
+	case "redis/ops":
+		// Every other outbound-redis function, to check their layouts.
+		c := redis.NewClient(q.Get("addr"))
+		k, set := q.Get("key"), q.Get("key")+":set"
+		var out []string
+		note := func(what string, v any, err error) {
+			if err != nil {
+				v = "error " + err.Error()
+			}
+			out = append(out, fmt.Sprintf("%s=%v", what, v))
+		}
+		note("set", "ok", c.Set(k, []byte("v1")))
+		v, err := c.Get(k)
+		note("get", string(v), err)
+		n, err := c.Del(k, k+":absent")
+		note("del", n, err)
+		v, err = c.Get(k)
+		note("get-missing", fmt.Sprintf("%q", v), err)
+		n, err = c.Sadd(set, "a", "b", "c")
+		note("sadd", n, err)
+		n, err = c.Srem(set, "a")
+		note("srem", n, err)
+		members, err := c.Smembers(set)
+		sort.Strings(members)
+		note("smembers", strings.Join(members, "+"), err)
+		note("publish", "ok", c.Publish("chan", []byte("hello")))
+		fmt.Fprint(w, strings.Join(out, " "))
+	case "kv/many":
+		// Opens n stores without closing them (the table holds 256).
+		n, _ := strconv.Atoi(q.Get("n"))
+		for i := 0; i < n; i++ {
+			if _, err := kv.OpenStore("default"); err != nil {
+				fmt.Fprintf(w, "open %d: %v", i, err)
+				return
+			}
+		}
+		fmt.Fprintf(w, "opened %d", n)
 	case "redis/execute":
 		args := []any{}
 		for _, a := range q["arg"] {
