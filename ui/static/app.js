@@ -1,14 +1,287 @@
 "use strict";
-// The first page: shows that the component answers and what it runs on.
-(async function () {
-  const el = document.getElementById("health");
-  try {
-    const res = await fetch("/healthz");
-    const h = await res.json();
-    el.textContent = `spinport ${h.version} — KV backend: ${h.kv.backend} (${h.kv.ok ? "ok" : "failing"})`;
-    el.className = h.kv.ok ? "ok" : "bad";
-  } catch (e) {
-    el.textContent = "spinport is not answering: " + e;
-    el.className = "bad";
+// spinport portal: a small hash-routed page over /api/v1. Every value from
+// the API is rendered with textContent, never as HTML.
+
+const state = { me: null, csrf: "" };
+
+// ---- API -------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || "HTTP " + status);
+    this.status = status;
+    this.field = problem.field;
   }
-})();
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+  const res = await fetch(path, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+const T = (t) => "/api/v1/tenants/" + encodeURIComponent(t);
+const A = (t, a) => T(t) + "/apps/" + encodeURIComponent(a);
+
+// ---- DOM helpers -----------------------------------------------------------
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function section(title, ...children) { return el("section", {}, el("h2", {}, title), ...children); }
+
+function table(headers, rows) {
+  return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
+    el("tbody", {}, rows.length ? rows : [el("tr", {}, el("td", { colspan: headers.length, class: "muted" }, "Nothing yet."))]));
+}
+
+function flash(msg, kind) {
+  const f = document.getElementById("flash");
+  f.textContent = msg;
+  f.className = kind || "error";
+  f.hidden = !msg;
+}
+
+// form builds a form whose submit handler receives the field values.
+function form(fields, submitText, onSubmit) {
+  const inputs = {};
+  const f = el("form", {}, fields.map((fd) => {
+    const input = fd.type === "select"
+      ? el("select", { name: fd.name }, fd.options.map((o) => el("option", { value: o }, o)))
+      : el("input", { name: fd.name, type: fd.type || "text", placeholder: fd.placeholder || "", required: fd.required, value: fd.value });
+    inputs[fd.name] = input;
+    return fd.type === "checkbox" ? el("label", {}, fd.label, input) : el("label", {}, fd.label, input);
+  }), el("button", { type: "submit" }, submitText));
+  f.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const values = {};
+    for (const [k, i] of Object.entries(inputs)) values[k] = i.type === "checkbox" ? i.checked : i.value.trim();
+    try {
+      flash("");
+      await onSubmit(values);
+    } catch (e) {
+      flash(e.message);
+    }
+  });
+  return f;
+}
+
+function action(text, fn, cls) {
+  return el("button", { class: cls || "secondary", type: "button", onclick: async () => {
+    try { flash(""); await fn(); } catch (e) { flash(e.message); }
+  } }, text);
+}
+
+function link(href, text) { return el("a", { href }, text); }
+
+function setCrumbs(parts) {
+  const c = document.getElementById("crumbs");
+  c.replaceChildren(...parts.map(([href, text]) => link(href, text)));
+}
+
+// ---- pages -----------------------------------------------------------------
+
+async function signInPage(main) {
+  const h = await api("GET", "/healthz").catch(() => null);
+  main.append(
+    section("Sign in",
+      el("p", {}, "Sign in with your organisation's account."),
+      el("p", {}, el("a", { href: "/auth/login?return=" + encodeURIComponent("/" + location.hash), id: "oidc-login" }, "Sign in with single sign-on")),
+      el("p", { class: "muted" }, "Installation admins can sign in with the admin token:"),
+      form([{ name: "token", label: "Admin token", type: "password", required: true }], "Sign in", async (v) => {
+        await api("POST", "/auth/session", { token: v.token });
+        await route();
+      })),
+    el("p", { id: "health", class: h && h.kv && h.kv.ok ? "ok muted" : "bad" },
+      h ? `spinport ${h.version} — KV backend: ${h.kv.backend} (${h.kv.ok ? "ok" : "failing"})` : "spinport is not answering"));
+}
+
+async function tenantsPage(main) {
+  setCrumbs([]);
+  const list = await api("GET", "/api/v1/tenants?limit=200");
+  main.append(section("Tenants",
+    table(["Tenant", "Name", "Your role"], list.items.map((t) =>
+      el("tr", {}, el("td", {}, link("#/t/" + t.slug, t.slug)), el("td", {}, t.displayName), el("td", {}, t.role || "")))),
+    form([{ name: "slug", label: "Slug", placeholder: "acme", required: true }, { name: "displayName", label: "Display name", placeholder: "Acme" }],
+      "Create tenant", async (v) => {
+        const t = await api("POST", "/api/v1/tenants", { slug: v.slug, displayName: v.displayName || undefined });
+        location.hash = "#/t/" + t.slug;
+      })));
+}
+
+async function tenantPage(main, tenant) {
+  setCrumbs([["#/t/" + tenant, tenant]]);
+  const [t, apps] = await Promise.all([api("GET", T(tenant)), api("GET", T(tenant) + "/apps?limit=200")]);
+  main.append(
+    section(t.tenant.displayName + " (" + t.tenant.slug + ")",
+      el("p", { class: "muted" }, `Your role: ${t.tenant.role}. Apps ${t.usage.apps}/${t.tenant.quotas.maxApps}, replicas ${t.usage.replicas}/${t.tenant.quotas.maxTotalReplicas}.`),
+      el("p", {}, link(`#/t/${tenant}/members`, "Members"), " · ", link(`#/t/${tenant}/tokens`, "API tokens"), " · ", link(`#/t/${tenant}/audit`, "Audit log"))),
+    section("Apps",
+      table(["App", "Replicas", "Host"], apps.items.map((a) => el("tr", {},
+        el("td", {}, link(`#/t/${tenant}/a/${a.name}`, a.name)),
+        el("td", {}, a.autoscaling ? `${a.autoscaling.minReplicas}–${a.autoscaling.maxReplicas}` : a.replicas),
+        el("td", {}, a.defaultHost)))),
+      form([{ name: "name", label: "App name", placeholder: "web", required: true }, { name: "replicas", label: "Replicas", type: "number", value: "1" }],
+        "Create app", async (v) => {
+          const a = await api("POST", T(tenant) + "/apps", { name: v.name, replicas: Number(v.replicas || 1) });
+          location.hash = `#/t/${tenant}/a/${a.name}`;
+        })));
+}
+
+async function appPage(main, tenant, app) {
+  setCrumbs([["#/t/" + tenant, tenant], [`#/t/${tenant}/a/${app}`, app]]);
+  const [a, revs, vars] = await Promise.all([
+    api("GET", A(tenant, app)), api("GET", A(tenant, app) + "/revisions?limit=20"), api("GET", A(tenant, app) + "/variables")]);
+  const statusBox = el("div", { id: "status" }, el("span", { class: "muted" }, "Checking the cluster…"));
+  const reload = () => route();
+  main.append(
+    section(app,
+      el("p", {}, "Hosts: ", [a.defaultHost, ...a.domains].join(", ")),
+      el("p", {}, "Current revision: ", a.currentRevision === null ? "none yet" : String(a.currentRevision),
+        " · Replicas: ", a.autoscaling ? `${a.autoscaling.minReplicas}–${a.autoscaling.maxReplicas} (autoscaling)` : String(a.replicas)),
+      statusBox),
+    section("Deploy",
+      form([{ name: "image", label: "OCI image", placeholder: "ghcr.io/acme/web:v1.0.0", required: true }], "Deploy", async (v) => {
+        const r = await api("POST", A(tenant, app) + "/deployments", { image: v.image });
+        flash(`Revision ${r.number}: ${r.state}`, "info");
+        await reload();
+      })),
+    section("Revisions",
+      table(["#", "Image", "Cause", "State", "By", "When", ""], revs.items.map((r) => el("tr", {},
+        el("td", {}, String(r.number)), el("td", {}, r.image),
+        el("td", {}, r.cause + (r.rollbackOf ? ` of ${r.rollbackOf}` : "")),
+        el("td", { class: "state-" + r.state, title: r.reason || "" }, r.state),
+        el("td", {}, r.actor), el("td", {}, r.createdAt),
+        el("td", {}, r.number === a.currentRevision ? "" : action("Roll back", async () => {
+          const n = await api("POST", A(tenant, app) + "/rollback", { revision: r.number });
+          flash(`Rolled back: revision ${n.number}`, "info");
+          await reload();
+        })))))),
+    section("Variables",
+      table(["Name", "Value", ""], vars.items.map((v) => el("tr", {},
+        el("td", {}, v.name), el("td", {}, v.secret ? el("span", { class: "muted" }, "secret") : v.value),
+        el("td", {}, action("Unset", async () => { await api("DELETE", A(tenant, app) + "/variables/" + v.name); await reload(); }))))),
+      form([{ name: "name", label: "Name", placeholder: "api_url", required: true }, { name: "value", label: "Value", required: true },
+        { name: "secret", label: "Secret", type: "checkbox" }], "Set variable", async (v) => {
+        await api("PUT", A(tenant, app) + "/variables/" + encodeURIComponent(v.name), { value: v.value, secret: v.secret });
+        await reload();
+      })),
+    section("Settings",
+      form([{ name: "replicas", label: "Replicas", type: "number", value: String(a.replicas || 1) }], "Scale", async (v) => {
+        await api("PATCH", A(tenant, app), { replicas: Number(v.replicas) });
+        await reload();
+      }),
+      form([{ name: "domains", label: "Custom domains (comma-separated)", value: a.domains.join(", ") }], "Save domains", async (v) => {
+        await api("PATCH", A(tenant, app), { domains: v.domains ? v.domains.split(",").map((d) => d.trim()).filter(Boolean) : [] });
+        await reload();
+      }),
+      el("p", {}, action("Show logs", async () => {
+        const l = await api("GET", A(tenant, app) + "/logs?tail=100");
+        main.append(section("Logs", ...l.pods.map((p) => [el("h3", {}, p.name), el("pre", {}, p.log || p.error || "")])));
+      }), " ", action("Delete app", async () => {
+        if (!confirm(`Delete ${app} and everything it runs?`)) return;
+        await api("DELETE", A(tenant, app));
+        location.hash = "#/t/" + tenant;
+      }, "danger"))));
+  api("GET", A(tenant, app) + "/status").then((s) => {
+    const c = s.cluster.spinApp;
+    statusBox.replaceChildren(el("p", { class: s.ready ? "ok" : "muted" },
+      c ? `${s.ready ? "Ready" : "Not ready"}: ${c.readyReplicas}/${c.replicas} replicas ready (revision ${c.revision})` : "Not running in the cluster yet."));
+  }).catch((e) => statusBox.replaceChildren(el("p", { class: "muted" }, "Cluster status unavailable: " + e.message)));
+}
+
+async function membersPage(main, tenant) {
+  setCrumbs([["#/t/" + tenant, tenant], [`#/t/${tenant}/members`, "members"]]);
+  const ms = await api("GET", T(tenant) + "/members");
+  main.append(section("Members",
+    table(["User", "Name", "Role", ""], ms.items.map((m) => el("tr", {}, el("td", {}, m.user), el("td", {}, m.displayName || ""),
+      el("td", {}, m.role), el("td", {}, action("Remove", async () => { await api("DELETE", T(tenant) + "/members/" + m.user); await route(); }))))),
+    form([{ name: "user", label: "User id", required: true }, { name: "role", label: "Role", type: "select", options: ["viewer", "deployer", "owner"] }],
+      "Add member", async (v) => { await api("POST", T(tenant) + "/members", v); await route(); })));
+}
+
+async function tokensPage(main, tenant) {
+  setCrumbs([["#/t/" + tenant, tenant], [`#/t/${tenant}/tokens`, "tokens"]]);
+  const ts = await api("GET", T(tenant) + "/tokens");
+  const shown = el("div", { id: "new-token" });
+  main.append(section("API tokens",
+    table(["Name", "Scopes", "App", "Expires", "Last used", ""], ts.items.map((t) => el("tr", {},
+      el("td", {}, t.name), el("td", {}, t.scopes.join(", ")), el("td", {}, t.app || "all"), el("td", {}, t.expiresAt || ""),
+      el("td", {}, t.lastUsedAt || "never"),
+      el("td", {}, action("Revoke", async () => { await api("DELETE", T(tenant) + "/tokens/" + t.id); await route(); }))))),
+    form([{ name: "name", label: "Name", placeholder: "github-actions", required: true },
+      { name: "scope", label: "Scope", type: "select", options: ["deploy", "read", "manage"] }, { name: "app", label: "Only app (optional)" }],
+      "Create token", async (v) => {
+        const r = await api("POST", T(tenant) + "/tokens", { name: v.name, scopes: [v.scope], app: v.app || undefined });
+        shown.replaceChildren(el("p", {}, "Copy the token now; it is not shown again: "), el("code", { class: "secret" }, r.secret));
+      }),
+    shown));
+}
+
+async function auditPage(main, tenant) {
+  setCrumbs([["#/t/" + tenant, tenant], [`#/t/${tenant}/audit`, "audit"]]);
+  const es = await api("GET", T(tenant) + "/audit?limit=100");
+  main.append(section("Audit log",
+    table(["When", "Who", "Action", "Target", "Outcome"], es.items.map((e) => el("tr", {},
+      el("td", {}, e.time), el("td", {}, e.actor), el("td", {}, e.action), el("td", {}, e.target),
+      el("td", { class: e.outcome === "ok" ? "ok" : "bad" }, e.outcome))))));
+}
+
+// ---- routing ---------------------------------------------------------------
+
+async function loadMe() {
+  try {
+    state.me = await api("GET", "/api/v1/me");
+    state.csrf = state.me.csrfToken || "";
+  } catch (e) {
+    state.me = null;
+    state.csrf = "";
+  }
+  const who = document.getElementById("who");
+  who.replaceChildren();
+  if (state.me) {
+    who.append(state.me.name, action("Sign out", async () => { await api("POST", "/auth/logout"); location.hash = "#/"; await route(); }));
+  }
+}
+
+async function route() {
+  const main = document.getElementById("main");
+  await loadMe();
+  main.replaceChildren();
+  if (!state.me) {
+    setCrumbs([]);
+    return signInPage(main);
+  }
+  const p = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  try {
+    if (p[0] === "t" && p[1] && p[2] === "a" && p[3]) return await appPage(main, p[1], p[3]);
+    if (p[0] === "t" && p[1] && p[2] === "members") return await membersPage(main, p[1]);
+    if (p[0] === "t" && p[1] && p[2] === "tokens") return await tokensPage(main, p[1]);
+    if (p[0] === "t" && p[1] && p[2] === "audit") return await auditPage(main, p[1]);
+    if (p[0] === "t" && p[1]) return await tenantPage(main, p[1]);
+    return await tenantsPage(main);
+  } catch (e) {
+    flash(e.message);
+  }
+}
+
+window.addEventListener("hashchange", () => { flash(""); route(); });
+route();
