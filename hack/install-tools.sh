@@ -13,7 +13,7 @@ TINYGO_VERSION=0.30.0
 TINYGO_GO=go1.21.13 # TinyGo 0.30 supports Go 1.18-1.21 only
 WAZERO_VERSION=v1.9.0
 APT_PACKAGES=(llvm-16-dev libclang-16-dev clang-16 lld-16 binaryen wabt wasi-libc curl openssl
-	libclang-rt-16-dev-wasm32 redis-server)
+	libclang-rt-16-dev-wasm32 redis-server chromium)
 
 BIN="$SPINPORT_CACHE/bin"
 TINYGOROOT_DIR="$SPINPORT_CACHE/tinygo-$TINYGO_VERSION"
