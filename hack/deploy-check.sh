@@ -66,7 +66,7 @@ cleanup() {
     "$HACK/cluster/down.sh" >/dev/null 2>&1 || true
     say "stopped the cluster it started"
   elif [[ "$created_ns" == 1 ]]; then
-    kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
+    kubectl delete namespace "$NS" --timeout=60s >/dev/null 2>&1 || true
     say "deleted namespace $NS it created"
   fi
   exit "$rc"
@@ -86,6 +86,11 @@ INGRESS_JSON=$(objects "$INGRESS")
 RBAC_JSON=$(objects "$RBAC")
 
 # ---- prerequisites the dry run cannot create ---------------------------------
+# (a namespace left Terminating by an earlier run refuses new content)
+for _ in $(seq 120); do
+  [[ "$(kubectl get namespace "$NS" -o jsonpath='{.status.phase}' 2>/dev/null)" == Terminating ]] || break
+  sleep 0.5
+done
 if ! kubectl get namespace "$NS" >/dev/null 2>&1; then
   jq '.[] | select(.kind == "Namespace")' <<<"$SPINAPP_JSON" | kubectl apply --server-side --field-manager=deploy-check -f - >/dev/null
   created_ns=1
@@ -169,8 +174,12 @@ done
 if command -v python3 >/dev/null && python3 -c 'import tomllib' 2>/dev/null; then
   mounts=$(q '.[] | select(.kind == "SpinApp") | [.spec.volumeMounts[]?.mountPath] | join("\n")')
   components=$(sed -n 's/^\[component\.\([a-z0-9-]*\)\]$/\1/p' "$REPO/spin.toml")
-  RC_TOML="$toml" MOUNTS="$mounts" COMPONENTS="$components" python3 - <<'EOF' || die "runtime-config.toml: see above"
+  redis_url=$(q '.[] | select(.kind == "Secret" and .metadata.name == "spinport-config") | .stringData.redis_url // (.data.redis_url // "" | @base64d)')
+  redis_host=$(q '.[] | select(.kind == "SpinApp") | .spec.variables[] | select(.name == "redis_host") | .value')
+  RC_TOML="$toml" MOUNTS="$mounts" COMPONENTS="$components" REDIS_URL="$redis_url" REDIS_HOST="$redis_host" \
+    python3 - <<'EOF' || die "runtime-config.toml: see above"
 import os, sys, tomllib
+from urllib.parse import urlsplit
 try:
     rc = tomllib.loads(os.environ["RC_TOML"])
 except tomllib.TOMLDecodeError as e:
@@ -180,6 +189,16 @@ components = os.environ["COMPONENTS"].split()
 kv = rc.get("key_value_store", {}).get("default")
 if not kv or kv.get("type") != "redis" or not kv.get("url", "").startswith(("redis://", "rediss://")):
     sys.exit("[key_value_store.default] must be type redis with a redis:// or rediss:// url")
+# redis_url (spinport's counters and claims) must reach the KV store's server
+# and database; redis_host is its scheme://host:port for allowed_outbound_hosts.
+def where(u):
+    p = urlsplit(u)
+    return f"{p.scheme}://{p.hostname}:{p.port}", (p.path.strip("/") or "0")
+if os.environ["REDIS_URL"]:
+    if where(os.environ["REDIS_URL"]) != where(kv["url"]):
+        sys.exit("redis_url and the KV store url must name the same server and database")
+    if os.environ["REDIS_HOST"] != where(os.environ["REDIS_URL"])[0]:
+        sys.exit(f"redis_host must be redis_url's scheme://host:port ({where(os.environ['REDIS_URL'])[0]})")
 allowed = {"component_ids", "hosts", "ca_use_webpki_roots", "ca_roots_file", "client_cert_file", "client_private_key_file"}
 for i, t in enumerate(rc.get("client_tls", [])):
     if set(t) - allowed:

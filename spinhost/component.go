@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -35,6 +36,10 @@ type component struct {
 	allowed   AllowedHosts
 	kvAllowed map[string]bool
 	env       map[string]string
+	// client sends this component's outbound HTTP; nil means the host's
+	// default client. Components named by [[client_tls]] get their own
+	// (see newClientTLSRoundTripper).
+	client *http.Client
 }
 
 // hostImports is every function this host provides, by module.

@@ -169,12 +169,25 @@ func New(ctx context.Context, opts Options) (_ *Host, err error) {
 		h.components[c.id] = c
 	}
 
-	h.client = &http.Client{Transport: &http.Transport{
+	base := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment, // reqwest honours proxy variables too
 		DisableCompression:  true,                      // reqwest (as Spin builds it) does not ask for gzip
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
-	}}
+	}
+	h.client = &http.Client{Transport: base}
+	tlsClients, err := newClientTLSClients(h.rc.ClientTLS, base)
+	if err != nil {
+		return nil, err
+	}
+	for id, cl := range tlsClients {
+		c, ok := h.components[id]
+		if !ok {
+			h.log.Printf("warning: runtime config: [[client_tls]] names component %q, which the application does not have", id)
+			continue
+		}
+		c.client = cl
+	}
 	return h, nil
 }
 
@@ -283,6 +296,13 @@ func (h *Host) Close() error {
 	}
 	if h.client != nil {
 		h.client.CloseIdleConnections()
+	}
+	for _, c := range h.components {
+		if c.client != nil {
+			if rt, ok := c.client.Transport.(*clientTLSRoundTripper); ok {
+				rt.closeIdleConnections()
+			}
+		}
 	}
 	if h.kv != nil {
 		return h.kv.Close()

@@ -3,7 +3,11 @@ package spinhost
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -38,7 +42,16 @@ import (
 //     whose scheme is neither http nor https (Spin 1 used request-error for
 //     all send failures);
 //   - redirects are followed (up to 10), response header names are
-//     lower-case and the body is always present.
+//     lower-case and the body is always present;
+//   - HTTPS verifies the server against the runtime config's [[client_tls]]
+//     entry for the component and host, if any (first entry wins), and
+//     presents its client certificate; otherwise against the system roots.
+//     Spin applies client_tls to wasi-http requests only: its Spin 1
+//     send-request uses reqwest with the system roots (spinframework/spin
+//     issue 2604). spinhost applies it here too, so tests can trust a
+//     private CA (a test cluster's API server) without touching the system
+//     store; on Spin and SpinKube a Spin 1 component needs that CA in the
+//     system bundle instead (spinport: the executor's caCertSecret).
 
 // HTTP error codes of the Spin 1 http-types (wit/http-types.wit).
 const (
@@ -172,7 +185,11 @@ func (h *Host) sendOutbound(ctx context.Context, c *component, req outboundReque
 	if _, ok := hreq.Header["User-Agent"]; !ok {
 		hreq.Header["User-Agent"] = nil // reqwest sends no User-Agent unless asked; neither do we
 	}
-	res, err := h.client.Do(hreq)
+	client := h.client
+	if c.client != nil {
+		client = c.client
+	}
+	res, err := client.Do(hreq)
 	if err != nil {
 		h.log.Printf("[%s] Outbound HTTP error: URL %s, error detail %v", c.id, target, err)
 		return nil, httpErrRuntimeError
@@ -222,4 +239,113 @@ func validHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// clientTLSRoute is one (host, TLS config) pair of a component, from a
+// [[client_tls]] entry.
+type clientTLSRoute struct {
+	host      string // normalised: "host" or "host:port"
+	transport *http.Transport
+}
+
+// clientTLSRoundTripper picks the transport of a request by its URL: the
+// first [[client_tls]] route matching the host (and port, if the route has
+// one) for https, else the default transport. Choosing per request (not per
+// client) keeps redirects to other hosts on their own roots.
+type clientTLSRoundTripper struct {
+	routes []clientTLSRoute
+	def    http.RoundTripper
+}
+
+func (rt *clientTLSRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "https" {
+		if t := rt.match(req.URL); t != nil {
+			return t.RoundTrip(req)
+		}
+	}
+	return rt.def.RoundTrip(req)
+}
+
+func (rt *clientTLSRoundTripper) match(u *url.URL) *http.Transport {
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	authority := net.JoinHostPort(host, port)
+	for _, r := range rt.routes {
+		if r.host == host || r.host == authority {
+			return r.transport
+		}
+	}
+	return nil
+}
+
+func (rt *clientTLSRoundTripper) closeIdleConnections() {
+	seen := map[*http.Transport]bool{}
+	for _, r := range rt.routes {
+		if !seen[r.transport] {
+			seen[r.transport] = true
+			r.transport.CloseIdleConnections()
+		}
+	}
+}
+
+// newClientTLSClients builds an HTTP client for every component that a
+// [[client_tls]] entry names. base is the host's default transport; each
+// entry gets a clone of it with its own TLS configuration.
+func newClientTLSClients(entries []ClientTLSConfig, base *http.Transport) (map[string]*http.Client, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	transports := make([]*http.Transport, len(entries))
+	for i, e := range entries {
+		cfg, err := e.tlsConfig()
+		if err != nil {
+			return nil, fmt.Errorf("client_tls[%d]: %w", i, err)
+		}
+		t := base.Clone()
+		t.TLSClientConfig = cfg
+		transports[i] = t
+	}
+	rts := map[string]*clientTLSRoundTripper{}
+	for i, e := range entries {
+		for _, id := range e.ComponentIDs {
+			rt := rts[id]
+			if rt == nil {
+				rt = &clientTLSRoundTripper{def: base}
+				rts[id] = rt
+			}
+			for _, h := range e.Hosts {
+				rt.routes = append(rt.routes, clientTLSRoute{host: h, transport: transports[i]})
+			}
+		}
+	}
+	out := make(map[string]*http.Client, len(rts))
+	for id, rt := range rts {
+		out[id] = &http.Client{Transport: rt}
+	}
+	return out, nil
+}
+
+// tlsConfig is the crypto/tls configuration of the entry.
+func (e ClientTLSConfig) tlsConfig() (*tls.Config, error) {
+	var pool *x509.CertPool
+	if e.UseWebPKIRoots {
+		sys, err := x509.SystemCertPool()
+		if err != nil || sys == nil {
+			sys = x509.NewCertPool()
+		}
+		pool = sys.Clone()
+	} else {
+		pool = x509.NewCertPool()
+	}
+	for _, c := range e.roots {
+		pool.AddCert(c)
+	}
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if e.clientCert != nil {
+		cfg.Certificates = []tls.Certificate{*e.clientCert}
+	}
+	return cfg, nil
 }

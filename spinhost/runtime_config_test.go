@@ -67,8 +67,9 @@ hosts = ["example.com"]
 	if s := rc.KeyValueStores["scratch"]; s.Type != "spin" || s.Path != "" {
 		t.Errorf("scratch = %+v", s)
 	}
-	if !strings.Contains(strings.Join(rc.Warnings, "\n"), "client_tls") {
-		t.Errorf("warnings = %v", rc.Warnings)
+	// [[client_tls]] is parsed (client_tls_test.go has the details).
+	if len(rc.ClientTLS) != 1 || rc.ClientTLS[0].Hosts[0] != "example.com" || len(rc.Warnings) != 0 {
+		t.Errorf("client_tls = %+v, warnings = %v", rc.ClientTLS, rc.Warnings)
 	}
 }
 
