@@ -197,7 +197,8 @@ def where(u):
 if os.environ["REDIS_URL"]:
     if where(os.environ["REDIS_URL"]) != where(kv["url"]):
         sys.exit("redis_url and the KV store url must name the same server and database")
-    if os.environ["REDIS_HOST"] != where(os.environ["REDIS_URL"])[0]:
+    h = urlsplit(os.environ["REDIS_HOST"])
+    if h.username or h.password or h.path.strip("/") or where(os.environ["REDIS_HOST"])[0] != where(os.environ["REDIS_URL"])[0]:
         sys.exit(f"redis_host must be redis_url's scheme://host:port ({where(os.environ['REDIS_URL'])[0]})")
 allowed = {"component_ids", "hosts", "ca_use_webpki_roots", "ca_roots_file", "client_cert_file", "client_private_key_file"}
 for i, t in enumerate(rc.get("client_tls", [])):
@@ -216,7 +217,7 @@ for i, t in enumerate(rc.get("client_tls", [])):
         if p and not any(p.startswith(m.rstrip("/") + "/") for m in mounts):
             sys.exit(f"[[client_tls]] #{i}: {key} {p!r} is not under a SpinApp volumeMount {mounts}")
 EOF
-  say "runtime-config.toml parses; [[client_tls]] fits Spin's rules and the volume mounts"
+  say "runtime-config.toml parses; KV store, redis_url and redis_host agree; [[client_tls]] fits Spin's rules and the mounts"
 else
   say "python3 with tomllib not found: runtime-config.toml not parsed"
 fi

@@ -111,7 +111,9 @@ func (db DB) DeleteTenant(slug string) error {
 	if err := db.audit(slug).DeleteAll(); err != nil {
 		return err
 	}
-	for _, k := range []string{appCountKey(slug), replicaCountKey(slug), membersPrefix(slug) + "/seq", tokensPrefix(slug) + "/seq", appsPrefix(slug) + "/seq"} {
+	// The tenant's Redis database index is not reused: a new tenant with
+	// the same slug must not inherit the old one's data (docs/tenancy.md).
+	for _, k := range []string{appCountKey(slug), replicaCountKey(slug), redisDBKey(slug), membersPrefix(slug) + "/seq", tokensPrefix(slug) + "/seq", appsPrefix(slug) + "/seq"} {
 		if err := db.B.Delete(k); err != nil {
 			return err
 		}
@@ -685,7 +687,7 @@ func (db DB) Ping(now int64) error {
 // TenantRedisDB returns the Redis database index reserved for a tenant's
 // app KV stores, allocating the next free one (from 1) on first use.
 func (db DB) TenantRedisDB(tenant string) (int64, error) {
-	key := root + "redisdb/tenant/" + tenant
+	key := redisDBKey(tenant)
 	if b, err := db.B.Get(key); err == nil {
 		if n, ok := parseInt(b); ok {
 			return n, nil

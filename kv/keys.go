@@ -26,6 +26,7 @@ func identityKey(issuer, subject string) string {
 }
 func userTenantsPrefix(id string) string { return root + "user/" + id + "/tenants" }
 func tokenRefKey(id string) string       { return root + "tokenref/" + id }
+func redisDBKey(tenant string) string    { return root + "redisdb/tenant/" + tenant }
 func domainKey(host string) string       { return root + "domain/" + host }
 func sessionKey(hash string) string      { return root + "session/" + hash }
 func loginStateKey(state string) string  { return root + "login/" + digestHex(state) }

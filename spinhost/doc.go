@@ -45,9 +45,26 @@
 //     calls; remote component sources ({ url, digest }) are rejected.
 //   - No SQLite database, PostgreSQL, MySQL, MQTT or LLM host interfaces; a
 //     component importing them is refused at startup. files, sqlite_databases
-//     and ai_models in the manifest, and client_tls, sqlite_database,
-//     llm_compute, variables providers and log_dir in the runtime config,
-//     are ignored with a warning (so outbound HTTPS uses the system roots).
+//     and ai_models in the manifest, and sqlite_database, llm_compute,
+//     variables providers and log_dir in the runtime config, are ignored
+//     with a warning.
+//   - [[client_tls]] (runtime config; ClientTLSConfig) is parsed with
+//     Spin's rules: component_ids and hosts are required and not empty,
+//     unknown keys are refused, ca_roots_file, client_cert_file and
+//     client_private_key_file are PEM files relative to the runtime config
+//     file (certificate and key both or neither), ca_use_webpki_roots
+//     defaults to true unless ca_roots_file is given, and for a (component,
+//     host) pair the first entry listing both wins; other HTTPS requests
+//     use the default roots. Differences: (1) Spin applies client_tls only
+//     to wasi-http requests; the Spin 1 send-request this host implements
+//     uses the system roots in Spin (spinframework/spin#2604), while
+//     spinhost applies client_tls to it, so tests can trust a private CA
+//     such as a test cluster's. On Spin and SpinKube, spinport's API server
+//     CA must be in the system bundle (the executor's caCertSecret, see
+//     docs/aks.md). (2) hosts may be "host" (any port; what Spin 3 accepts)
+//     or "host:port" (that port only, 443 when the URL has none; Spin 2.7
+//     keyed entries by host:port, Spin 3 rejects ports). (3) The "webpki"
+//     public roots are the system roots (Mozilla's list on Debian).
 //   - No isolation between stores beyond the label: every type = "spin"
 //     label shares the spin_key_value table (as in Spin), and there is no
 //     per-app namespacing on Redis (as in Spin).

@@ -82,6 +82,11 @@ func (d *Deployer) Apply(t kv.Tenant, app kv.App, rev kv.Revision) error {
 		if err != nil {
 			return err
 		}
+		if max := d.S.AppRedisDBs; max > 0 && db >= max {
+			return &api.Problem{Status: http.StatusUnprocessableEntity, Title: "KV store not available",
+				Detail: "the installation's app Redis has no free database for this tenant (" + strconv.FormatInt(max, 10) +
+					" databases, one per tenant); unset kv on the app or ask an admin for a Redis with more databases"}
+		}
 		if _, err := d.K.Apply(d.S.RuntimeConfigSecret(app.Tenant, app.Name, db)); err != nil {
 			return problem("runtime config", err)
 		}

@@ -32,6 +32,7 @@ type Settings struct {
 	ClusterIssuer   string // cert-manager ClusterIssuer for app certificates
 	RuntimeClass    string // the executor's runtimeClassName
 	AppRedisURL     string // redis://[:password@]host:port for apps' KV stores; secret
+	AppRedisDBs     int64  // databases the app Redis has (16 by default); index 0 is never used
 }
 
 // Namespace of a tenant.
