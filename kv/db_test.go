@@ -213,3 +213,22 @@ func TestRecordsRoundTrip(t *testing.T) {
 		t.Errorf("corrupt: %v", err)
 	}
 }
+
+func TestTenantRedisDBNeverReused(t *testing.T) {
+	db, _ := newDB()
+	a1, _ := db.TenantRedisDB("acme")
+	a2, _ := db.TenantRedisDB("acme")
+	b, _ := db.TenantRedisDB("beta")
+	if a1 != 1 || a2 != 1 || b != 2 {
+		t.Fatalf("got %d %d %d, want 1 1 2", a1, a2, b)
+	}
+	if err := db.CreateTenant(Tenant{Slug: "acme"}, Member{UserID: "u", Role: RoleOwner}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteTenant("acme"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := db.TenantRedisDB("acme"); again != 3 {
+		t.Errorf("recreated tenant got database %d, want a fresh one (3)", again)
+	}
+}
