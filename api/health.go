@@ -29,8 +29,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	}
 	j.End()
 	if r.URL.Query().Get("deep") == "1" {
+		checks := s.Checks
+		if s.Config.OIDC.Issuer != "" {
+			checks = append(checks, HealthCheck{Name: "oidc", Check: func() error { _, err := s.discover(); return err }})
+		}
 		j.Key("checks").Object()
-		for _, c := range s.Checks {
+		for _, c := range checks {
 			j.Key(c.Name).Object()
 			if err := c.Check(); err != nil {
 				status = http.StatusServiceUnavailable
