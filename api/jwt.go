@@ -47,7 +47,7 @@ type jwks []jwk
 // types or curves, encryption keys, malformed members) are skipped, so one
 // odd key does not break sign-in; a set with no usable key is an error.
 func parseJWKS(b []byte) (jwks, error) {
-	if !gjson.ValidBytes(b) {
+	if !validJSON(b) {
 		return nil, errors.New("the JWKS is not valid JSON")
 	}
 	keys := gjson.GetBytes(b, "keys")
@@ -230,7 +230,7 @@ func verifyIDToken(raw string, keys jwks, c idTokenCheck) (idClaims, error) {
 		return idClaims{}, refuse("the ID token is not a JWS in compact serialization")
 	}
 	headerJSON, err := b64url(parts[0])
-	if err != nil || !gjson.ValidBytes(headerJSON) {
+	if err != nil || !validJSON(headerJSON) {
 		return idClaims{}, refuse("the ID token's header is not base64url-encoded JSON")
 	}
 	header := gjson.ParseBytes(headerJSON)
@@ -303,7 +303,7 @@ func verifyIDToken(raw string, keys jwks, c idTokenCheck) (idClaims, error) {
 	}
 
 	payload, err := b64url(parts[1])
-	if err != nil || !gjson.ValidBytes(payload) {
+	if err != nil || !validJSON(payload) {
 		return idClaims{}, refuse("the ID token's payload is not base64url-encoded JSON")
 	}
 	claims := gjson.ParseBytes(payload)

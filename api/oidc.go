@@ -252,7 +252,7 @@ func (s *Server) takeLoginState(state string) (loginState, error) {
 	if err != nil {
 		return loginState{}, err
 	}
-	if !gjson.ValidBytes(b) {
+	if !validJSON(b) {
 		return loginState{}, unknown
 	}
 	r := gjson.ParseBytes(b)
@@ -304,7 +304,7 @@ func (s *Server) discover() (discovery, error) {
 	if status != http.StatusOK {
 		return discovery{}, badGateway("the identity provider's discovery document " + where + " answered HTTP " + strconv.Itoa(status) + ": check oidc_issuer")
 	}
-	if !gjson.ValidBytes(b) || !gjson.ParseBytes(b).IsObject() {
+	if !validJSON(b) || !gjson.ParseBytes(b).IsObject() {
 		return discovery{}, badGateway("the identity provider's discovery document " + where + " is not a JSON object: check oidc_issuer")
 	}
 	doc := gjson.ParseBytes(b)
@@ -387,7 +387,7 @@ func (s *Server) redeemCode(ls loginState, code string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	valid := gjson.ValidBytes(b)
+	valid := validJSON(b)
 	doc := gjson.ParseBytes(b)
 	if status != http.StatusOK {
 		e, desc := "", ""

@@ -63,11 +63,12 @@ fi
 
 echo "==> build: tinygo $TINYGO_VER: tinygo build ${flags[*]} -o $OUT $MAIN_PKG"
 mkdir -p "$(dirname "$OUT")"
-trap 'rm -f "$OUT.tmp"' EXIT
+TMP="$(mktemp "$OUT.XXXXXX")" # per build: concurrent builds must not share it
+trap 'rm -f "$TMP"' EXIT
 start=$SECONDS
 # Build to a temporary name so a failed build never leaves an "up to date" OUT.
-"$TINYGO" build "${flags[@]}" -o "$OUT.tmp" "$MAIN_PKG"
-mv -f "$OUT.tmp" "$OUT"
+"$TINYGO" build "${flags[@]}" -o "$TMP" "$MAIN_PKG"
+mv -f "$TMP" "$OUT"
 
 size="$(wc -c <"$OUT")"
 awk -v f="$1" -v b="$size" -v s="$((SECONDS - start))" \

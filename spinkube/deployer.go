@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spinport/spinport/api"
 	"github.com/spinport/spinport/jsonw"
@@ -18,6 +20,10 @@ type Deployer struct {
 	K  *k8sproxy.Client
 	DB kv.DB
 	S  Settings
+	// Sleep waits between retries; nil means time.Sleep. The Spin main
+	// passes a WASI sleep: TinyGo's time.Sleep cannot block inside Spin's
+	// exported handler call.
+	Sleep func(time.Duration)
 }
 
 var _ api.Deployer = (*Deployer)(nil)
@@ -33,6 +39,9 @@ func problem(step string, err error) error {
 			Detail: step + ": the Kubernetes API server did not answer; retry the same request shortly and it will converge"}
 	case k8sproxy.IsPolicy(err):
 		return err // spinport asked for something outside its policy: a bug, answered 500
+	case quotaPending(err):
+		return &api.Problem{Status: http.StatusServiceUnavailable, Title: "Kubernetes unavailable",
+			Detail: step + ": the tenant's ResourceQuota is still being computed by Kubernetes; retry the same request shortly and it will converge"}
 	}
 	var ae *k8sproxy.APIError
 	if errors.As(err, &ae) {
@@ -97,7 +106,7 @@ func (d *Deployer) Apply(t kv.Tenant, app kv.App, rev kv.Revision) error {
 	if rev.Digest != "" {
 		image = pinned(rev.Image, rev.Digest)
 	}
-	if _, err := d.K.Apply(d.S.SpinAppObject(app, rev, image)); err != nil {
+	if err := d.applyCounted(d.S.SpinAppObject(app, rev, image)); err != nil {
 		return problem("SpinApp", err)
 	}
 	hosts := d.S.Hosts(app.Tenant, app.Name, rev.Domains)
@@ -108,6 +117,31 @@ func (d *Deployer) Apply(t kv.Tenant, app kv.App, rev kv.Revision) error {
 		return problem("Certificate", err)
 	}
 	return nil
+}
+
+// quotaPending reports the API server refusing an object that a
+// ResourceQuota counts because the quota was created (or changed) moments
+// ago and the quota controller has not computed its usage yet: "status
+// unknown for quota". A tenant's first deploy right after the tenant was
+// created meets it; it clears within a second or so.
+func quotaPending(err error) bool {
+	var ae *k8sproxy.APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusForbidden && strings.Contains(ae.Message, "status unknown for quota")
+}
+
+// applyCounted applies an object the tenant's ResourceQuota counts
+// (SpinApp), retrying for up to about 3 s while the quota is pending.
+func (d *Deployer) applyCounted(obj []byte) error {
+	sleep := d.Sleep
+	if sleep == nil {
+		sleep = time.Sleep
+	}
+	_, err := d.K.Apply(obj)
+	for wait := 100 * time.Millisecond; quotaPending(err) && wait <= 1600*time.Millisecond; wait *= 2 {
+		sleep(wait)
+		_, err = d.K.Apply(obj)
+	}
+	return err
 }
 
 // pinned drops the tag when a digest is known: the digest is what runs.

@@ -103,7 +103,7 @@ func newServer() (*api.Server, error) {
 			RuntimeClass:    v.get("runtime_class"),
 			AppRedisURL:     v.get("app_redis_url"),
 			AppRedisDBs:     16,
-		}}
+		}, Sleep: wasiSleep}
 		srv.Checks = append(srv.Checks, api.HealthCheck{Name: "kubernetes", Check: func() error {
 			// Lists spinport's own namespaces: one request that needs the
 			// server, the token and spinport's RBAC. (Getting "default"

@@ -302,7 +302,7 @@ func TestConcurrencySameDigestAndNameRedis(t *testing.T) {
 	statuses := map[int]int{}
 	for _, r := range burst(t, calls) {
 		statuses[r.Status]++
-		if r.Status != 201 && !r.isProblem(409, "", "already exists") {
+		if r.Status != 201 && !r.isProblem(409, "name", "already exists") {
 			t.Errorf("create: %s", r)
 		}
 	}

@@ -95,7 +95,7 @@ type redisServer struct {
 }
 
 // startRedisServer starts redis-server on a free 127.0.0.1 port without
-// persistence (--save '' --appendonly no) and stops it when the test ends.
+// persistence (--save "" --appendonly no) and stops it when the test ends.
 // Without redis-server it skips (fails under CI).
 func startRedisServer(tb testing.TB) *redisServer {
 	tb.Helper()
@@ -204,7 +204,8 @@ type hostOptions struct {
 	// SPIN_VARIABLE_REDIS_HOST, as the runtime config's comment says.
 	Redis *redisServer
 	// RuntimeConfig, if not empty, is the runtime config file's content
-	// (written to a temp dir); it replaces the one Redis would generate.
+	// (written to a temp dir). With Redis set, the Redis KV store section
+	// is appended unless RuntimeConfig defines [key_value_store.default].
 	RuntimeConfig string
 
 	StateDir string // default a fresh temp dir (spin up --state-dir)
@@ -247,8 +248,8 @@ func (o hostOptions) spinhostOptions(tb testing.TB) (spinhost.Options, *logBuffe
 		env["SPIN_VARIABLE_KV_BACKEND"] = "redis"
 		env["SPIN_VARIABLE_REDIS_URL"] = o.Redis.URL
 		env["SPIN_VARIABLE_REDIS_HOST"] = o.Redis.Origin
-		if rc == "" {
-			rc = redisRuntimeConfig(tb, manifest, o.Redis.URL)
+		if !strings.Contains(rc, "[key_value_store.default]") {
+			rc += "\n" + redisRuntimeConfig(tb, manifest, o.Redis.URL)
 		}
 	}
 	for k, v := range o.Env {
@@ -305,7 +306,11 @@ func startHost(tb testing.TB, o hostOptions) *testHost {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	return &testHost{Host: h, URL: h.URL(), AdminToken: opts.Variables["admin_token"], StateDir: opts.StateDir, Logs: logs}
+	token, ok := opts.Variables["admin_token"]
+	if !ok {
+		token = o.Env["SPIN_VARIABLE_ADMIN_TOKEN"]
+	}
+	return &testHost{Host: h, URL: h.URL(), AdminToken: token, StateDir: opts.StateDir, Logs: logs}
 }
 
 // client returns an API client for h with the bearer token ("" for none).

@@ -150,7 +150,7 @@ func TestRecordsAPIFlowRedis(t *testing.T) {
 	if replay.Header.Get("Idempotent-Replayed") != "true" || string(replay.Body) != string(first.Body) {
 		t.Errorf("replay: %v %s", replay.Header, replay)
 	}
-	if r := admin.do("POST", base+"/apps", `{"name":"api"}`, "Idempotency-Key", "create-api-2"); !r.isProblem(409, "", "already exists") {
+	if r := admin.do("POST", base+"/apps", `{"name":"api"}`, "Idempotency-Key", "create-api-2"); !r.isProblem(409, "name", "already exists") {
 		t.Errorf("another key for the same app: %s", r)
 	}
 	dk1 := admin.must(201, "POST", base+"/apps/api/deployments", `{"image":"ghcr.io/acme/api:v1"}`, "Idempotency-Key", "run-7-1")
@@ -260,7 +260,9 @@ func TestRecordsMalformedBodiesNever500(t *testing.T) {
 		`{"replicas":1e400}`, `{"replicas":-9223372036854775809}`, `{"replicas":1.5}`, `{"revision":"1"}`, `{"revision":-1}`,
 		`{"scopes":"deploy"}`, `{"scopes":[1]}`, `{"quotas":[]}`, `{"autoscaling":1}`, `{"domains":"x"}`, `{"domains":[null]}`,
 		"{\"name\":\"\xff\xfe\"}", "\x00\x01\x02", `{"value":{"nested":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}}`,
-		`{"token":5}`, `{"slug":"a","slug":"b"}`, `{"name":"web\u0000x"}`, strings.Repeat(`[`, 2000),
+		`{"token":5}`, `{"slug":"a","slug":"b"}`, `{"name":"web\u0000x"}`,
+		// Deep nesting: ~150 levels overflowed the guest's stack in the parser.
+		strings.Repeat(`[`, 2000), strings.Repeat(`{"a":`, 200) + `1` + strings.Repeat(`}`, 200), `{"slug":` + strings.Repeat(`[`, 150),
 	}
 	n := 0
 	for i, b := range bodies {

@@ -1,0 +1,83 @@
+//go:build !tinygo
+
+package spinkube
+
+// Deployer against a stand-in API server (net/http: native Go only).
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spinport/spinport/api"
+	"github.com/spinport/spinport/k8sproxy"
+	"github.com/spinport/spinport/kv"
+)
+
+// A SpinApp applied right after its tenant's ResourceQuota was created is
+// refused with "status unknown for quota" until the quota controller has
+// computed the quota's usage. Apply retries; when it does not clear, the
+// answer is a retryable 503, not a 422.
+func TestApplyWaitsForPendingQuota(t *testing.T) {
+	var spinAppPatches, refusals atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == "GET" && r.URL.Path == "/api/v1/namespaces/spinport-acme":
+			w.Write([]byte(`{"kind":"Namespace","metadata":{"name":"spinport-acme","labels":{"app.kubernetes.io/managed-by":"spinport"}}}`))
+		case r.Method == "PATCH" && strings.Contains(r.URL.Path, "/spinapps/"):
+			spinAppPatches.Add(1)
+			if refusals.Load() > 0 {
+				refusals.Add(-1)
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403,` +
+					`"message":"spinapps.core.spinkube.dev \"web\" is forbidden: status unknown for quota: spinport-quota, resources: count/spinapps.core.spinkube.dev"}`))
+				return
+			}
+			w.Write([]byte(`{"kind":"SpinApp"}`))
+		case r.Method == "PATCH" || r.Method == "DELETE":
+			w.Write([]byte(`{}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	var slept []time.Duration
+
+	deploy := func() error {
+		k, err := k8sproxy.New(srv.URL, "token", srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &Deployer{K: k, S: testSettings, Sleep: func(d time.Duration) { slept = append(slept, d) }}
+		return d.Apply(kv.Tenant{Slug: "acme", Quotas: kv.DefaultQuotas}, kv.App{Tenant: "acme", Name: "web"},
+			kv.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: kv.Scaling{Replicas: 1}})
+	}
+
+	refusals.Store(2)
+	if err := deploy(); err != nil {
+		t.Fatalf("Apply with a quota pending twice: %v", err)
+	}
+	if n := spinAppPatches.Load(); n != 3 {
+		t.Errorf("SpinApp applied %d times, want 3", n)
+	}
+	if len(slept) != 2 || slept[0] != 100*time.Millisecond || slept[1] != 200*time.Millisecond {
+		t.Errorf("waits: %v", slept)
+	}
+
+	refusals.Store(100)
+	spinAppPatches.Store(0)
+	slept = nil
+	err := deploy()
+	var p *api.Problem
+	if !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Detail, "retry") {
+		t.Fatalf("Apply with a quota that stays pending: %v, want a 503 problem", err)
+	}
+	if n := spinAppPatches.Load(); n != 6 {
+		t.Errorf("SpinApp applied %d times, want 6 (1 + 5 retries)", n)
+	}
+}
