@@ -121,11 +121,8 @@ func (s *Server) currentRevision(app kv.App) (int64, error) {
 }
 
 func createApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	a, err := s.tenantAs(p, ps, kv.RoleOwner)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.require(kv.RoleOwner); err != nil {
 		return 0, nil, err
 	}
 	if p.Token != nil && p.Token.App != "" {
@@ -204,11 +201,7 @@ func listApps(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (i
 }
 
 func getApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -217,11 +210,7 @@ func getApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int
 }
 
 func updateApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	a, app, err := s.appAccess(p, ps, kv.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -271,14 +260,7 @@ func updateApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 }
 
 func deleteApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.require(kv.RoleOwner); err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	_, app, err := s.appAccess(p, ps, kv.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -297,11 +279,7 @@ func deleteApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 // ---- variables
 
 func listVariables(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -313,14 +291,7 @@ func listVariables(s *Server, r *http.Request, ps httprouter.Params, p *Principa
 }
 
 func setVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.require(kv.RoleDeployer); err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	a, app, err := s.appAccess(p, ps, kv.RoleDeployer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -388,14 +359,7 @@ func setVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 }
 
 func deleteVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.require(kv.RoleDeployer); err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	a, app, err := s.appAccess(p, ps, kv.RoleDeployer)
 	if err != nil {
 		return 0, nil, err
 	}

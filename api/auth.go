@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/kv"
 )
 
@@ -187,6 +188,34 @@ func (s *Server) tenantAccess(p *Principal, slug string) (access, error) {
 		return access{}, err
 	}
 	return access{tenant: t, role: role, p: p}, nil
+}
+
+// tenantAs resolves the route's tenant and requires a role in it.
+func (s *Server) tenantAs(p *Principal, ps httprouter.Params, need string) (access, error) {
+	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	if err == nil {
+		err = a.require(need)
+	}
+	return a, err
+}
+
+// tenantAsHuman is tenantAs for changes API tokens may not make.
+func (s *Server) tenantAsHuman(p *Principal, ps httprouter.Params, need string) (access, error) {
+	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	if err == nil {
+		err = a.requireHuman(need)
+	}
+	return a, err
+}
+
+// appAccess resolves the route's tenant and app and requires a role.
+func (s *Server) appAccess(p *Principal, ps httprouter.Params, need string) (access, kv.App, error) {
+	a, err := s.tenantAs(p, ps, need)
+	if err != nil {
+		return a, kv.App{}, err
+	}
+	app, err := s.loadApp(a, ps.ByName("app"))
+	return a, app, err
 }
 
 // require refuses unless the caller's role is at least need.

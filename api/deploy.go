@@ -40,14 +40,7 @@ func sourceOf(p *Principal, asked string) (string, error) {
 }
 
 func createDeployment(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.require(kv.RoleDeployer); err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	a, app, err := s.appAccess(p, ps, kv.RoleDeployer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -177,14 +170,7 @@ func (s *Server) redeploy(a access, app kv.App, p *Principal, why string) error 
 }
 
 func rollback(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.require(kv.RoleDeployer); err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	a, app, err := s.appAccess(p, ps, kv.RoleDeployer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -232,11 +218,7 @@ func rollback(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (i
 }
 
 func listRevisions(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -267,11 +249,7 @@ func numCursor(c string) (int64, error) {
 }
 
 func getRevision(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}

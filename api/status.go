@@ -13,11 +13,7 @@ import (
 // getStatus reports the cluster's view of the app and moves the newest
 // revision from applied to ready (or failed, with the reason) as seen.
 func getStatus(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -60,11 +56,7 @@ func getStatus(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 }
 
 func getLogs(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
-	if err != nil {
-		return 0, nil, err
-	}
-	app, err := s.loadApp(a, ps.ByName("app"))
+	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}

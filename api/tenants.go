@@ -183,11 +183,8 @@ func getTenant(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 }
 
 func updateTenant(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.requireHuman(kv.RoleOwner); err != nil {
 		return 0, nil, err
 	}
 	b, err := readBody(r, "displayName", "quotas")
@@ -226,11 +223,8 @@ func updateTenant(s *Server, r *http.Request, ps httprouter.Params, p *Principal
 }
 
 func deleteTenant(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.requireHuman(kv.RoleOwner); err != nil {
 		return 0, nil, err
 	}
 	slug := a.tenant.Slug
@@ -282,11 +276,8 @@ func listMembers(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 }
 
 func addMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.requireHuman(kv.RoleOwner); err != nil {
 		return 0, nil, err
 	}
 	b, err := readBody(r, "user", "role")
@@ -322,11 +313,8 @@ func addMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 }
 
 func updateMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.requireHuman(kv.RoleOwner); err != nil {
 		return 0, nil, err
 	}
 	b, err := readBody(r, "role")
@@ -377,11 +365,8 @@ func (s *Server) keepAnOwner(tenant, leaving string) error {
 }
 
 func removeMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.requireHuman(kv.RoleOwner); err != nil {
 		return 0, nil, err
 	}
 	userID := ps.ByName("user")

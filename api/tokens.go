@@ -13,11 +13,8 @@ import (
 const maxTokenDays = 366
 
 func createToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.requireHuman(kv.RoleOwner); err != nil {
 		return 0, nil, err
 	}
 	b, err := readBody(r, "name", "scopes", "app", "expiresInDays")
@@ -83,11 +80,8 @@ func createToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 }
 
 func listTokens(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.requireHuman(kv.RoleOwner); err != nil {
 		return 0, nil, err
 	}
 	limit, cursor, err := page(r)
@@ -102,11 +96,8 @@ func listTokens(s *Server, r *http.Request, ps httprouter.Params, p *Principal) 
 }
 
 func revokeToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.requireHuman(kv.RoleOwner); err != nil {
 		return 0, nil, err
 	}
 	id := ps.ByName("token")
@@ -123,11 +114,8 @@ func revokeToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 }
 
 func listAudit(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAccess(p, ps.ByName("tenant"))
+	a, err := s.tenantAs(p, ps, kv.RoleViewer)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := a.require(kv.RoleViewer); err != nil {
 		return 0, nil, err
 	}
 	limit, cursor, err := page(r)

@@ -29,6 +29,40 @@ func (db DB) userTenants(u string) Collection { return Collection{db.B, userTena
 func (db DB) revisions(t, a string) Log       { return Log{db.B, revisionsPrefix(t, a)} }
 func (db DB) audit(t string) Log              { return Log{db.B, auditPrefix(t)} }
 
+// newestDocs reads one page of a log, newest first, into typed records.
+func newestDocs[T any](l Log, before int64, limit int, parse func([]byte) (T, error)) ([]T, int64, error) {
+	docs, next, err := l.Newest(before, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]T, 0, len(docs))
+	for _, d := range docs {
+		v, err := parse(d)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, v)
+	}
+	return out, next, nil
+}
+
+// listDocs reads one page of a collection into typed records.
+func listDocs[T any](c Collection, cursor string, limit int, parse func([]byte) (T, error)) ([]T, string, error) {
+	items, next, err := c.List(cursor, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		v, err := parse(it.Doc)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, v)
+	}
+	return out, next, nil
+}
+
 // ---- tenants and members
 
 // CreateTenant stores the tenant and its first owner.
@@ -51,19 +85,7 @@ func (db DB) UpdateTenant(t Tenant) error { return db.tenants().Update(t.Slug, t
 
 // ListTenants lists every tenant (installation admins).
 func (db DB) ListTenants(cursor string, limit int) ([]Tenant, string, error) {
-	items, next, err := db.tenants().List(cursor, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]Tenant, 0, len(items))
-	for _, it := range items {
-		t, err := ParseTenant(it.Doc)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
-	}
-	return out, next, nil
+	return listDocs(db.tenants(), cursor, limit, ParseTenant)
 }
 
 // UserTenants lists the slugs of the tenants a user belongs to.
@@ -126,22 +148,7 @@ var ErrHasApps = errors.New("kv: tenant still has apps")
 
 // eachName calls fn for every record name in c, in pages.
 func (db DB) eachName(c Collection, fn func(name string) error) error {
-	cursor := ""
-	for {
-		items, next, err := c.List(cursor, 100)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			if err := fn(it.Name); err != nil {
-				return err
-			}
-		}
-		if next == "" {
-			return nil
-		}
-		cursor = next
-	}
+	return db.eachItem(c, func(it Item) error { return fn(it.Name) })
 }
 
 func (db DB) AddMember(tenant string, m Member) error {
@@ -171,19 +178,7 @@ func (db DB) RemoveMember(tenant, userID string) error {
 }
 
 func (db DB) ListMembers(tenant, cursor string, limit int) ([]Member, string, error) {
-	items, next, err := db.members(tenant).List(cursor, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]Member, 0, len(items))
-	for _, it := range items {
-		m, err := ParseMember(it.Doc)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, m)
-	}
-	return out, next, nil
+	return listDocs(db.members(tenant), cursor, limit, ParseMember)
 }
 
 // ---- users
@@ -299,19 +294,7 @@ func (db DB) UpdateApp(old, a App, q Quotas) error {
 }
 
 func (db DB) ListApps(tenant, cursor string, limit int) ([]App, string, error) {
-	items, next, err := db.apps(tenant).List(cursor, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]App, 0, len(items))
-	for _, it := range items {
-		a, err := ParseApp(it.Doc)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a)
-	}
-	return out, next, nil
+	return listDocs(db.apps(tenant), cursor, limit, ParseApp)
 }
 
 // DeleteApp removes the app with its variables, revisions and domain claims
@@ -490,19 +473,7 @@ func (db DB) UpdateRevision(tenant, app string, rev Revision) error {
 
 // ListRevisions lists revisions newest first; before=0 starts at the newest.
 func (db DB) ListRevisions(tenant, app string, before int64, limit int) ([]Revision, int64, error) {
-	docs, next, err := db.revisions(tenant, app).Newest(before, limit)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]Revision, 0, len(docs))
-	for _, d := range docs {
-		r, err := ParseRevision(d)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, r)
-	}
-	return out, next, nil
+	return newestDocs(db.revisions(tenant, app), before, limit, ParseRevision)
 }
 
 // ---- tokens
@@ -541,19 +512,7 @@ func (db DB) RevokeToken(tenant, id string) error {
 }
 
 func (db DB) ListTokens(tenant, cursor string, limit int) ([]Token, string, error) {
-	items, next, err := db.tokens(tenant).List(cursor, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]Token, 0, len(items))
-	for _, it := range items {
-		t, err := ParseToken(it.Doc)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
-	}
-	return out, next, nil
+	return listDocs(db.tokens(tenant), cursor, limit, ParseToken)
 }
 
 // ---- audit
@@ -564,19 +523,7 @@ func (db DB) Audit(tenant string, e AuditEvent) error {
 }
 
 func (db DB) ListAudit(tenant string, before int64, limit int) ([]AuditEvent, int64, error) {
-	docs, next, err := db.audit(tenant).Newest(before, limit)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]AuditEvent, 0, len(docs))
-	for _, d := range docs {
-		e, err := ParseAuditEvent(d)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, e)
-	}
-	return out, next, nil
+	return newestDocs(db.audit(tenant), before, limit, ParseAuditEvent)
 }
 
 // ---- domains
