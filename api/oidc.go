@@ -2,13 +2,17 @@ package api
 
 // Portal sign-in with OpenID Connect: the authorization code flow with PKCE
 // (S256). In Spin every request is a fresh instance, so the sign-in in
-// flight lives in the KV store (DB.PutLoginState) between /auth/login and
-// /auth/callback, and the discovery document and JWKS are fetched (through
-// s.HTTP, Spin outbound HTTP in the .wasm) when needed rather than cached.
+// flight travels between /auth/login and /auth/callback in the browser's
+// login cookie, sealed (seal.go: AES-GCM and HMAC-SHA256, keys derived from
+// admin_token) so it can be neither read nor altered. It is never in the KV
+// store: the store has no expiry and no key listing, so every abandoned
+// sign-in would stay there forever, and anyone could fill it without
+// signing in. The discovery document and JWKS are fetched (through s.HTTP,
+// Spin outbound HTTP in the .wasm) when needed rather than cached.
 //
-// Secrets never leave this file's variables: the authorization code, the
-// tokens, the PKCE verifier and the client secret are not logged and not
-// echoed in responses.
+// Secrets never leave this file's variables (and the sealed cookie): the
+// authorization code, the tokens, the PKCE verifier and the client secret
+// are not logged and not echoed in responses.
 
 import (
 	"crypto/sha256"
@@ -31,8 +35,10 @@ import (
 const (
 	loginStateTTL  = 10 * time.Minute
 	oidcClockSkew  = 60 * time.Second
-	loginCookie    = "spinport_login" // binds a sign-in in flight to the browser that started it
-	maxIdPResponse = 1 << 20          // bytes read from any identity provider response
+	loginCookie    = "spinport_login" // the sign-in in flight, sealed, in the browser that started it
+	loginSealLabel = "spinport oidc login state v1"
+	maxLoginCookie = 3800    // characters of the sealed value; browsers keep cookies up to 4096 bytes with the name
+	maxIdPResponse = 1 << 20 // bytes read from any identity provider response
 	oidcScope      = "openid profile email"
 	callbackPath   = "/auth/callback"
 	restartHint    = "start again at /auth/login"
@@ -50,13 +56,11 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request, _ httprouter.
 		writeError(w, err, s.Log)
 		return
 	}
-	var state, nonce, binder string
+	var state, nonce string
 	verifierBytes := make([]byte, 32)
 	if state, err = s.randomHex(32); err == nil {
 		if nonce, err = s.randomHex(16); err == nil {
-			if binder, err = s.randomHex(16); err == nil {
-				_, err = io.ReadFull(s.Rand, verifierBytes)
-			}
+			_, err = io.ReadFull(s.Rand, verifierBytes)
 		}
 	}
 	if err != nil {
@@ -67,12 +71,12 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request, _ httprouter.
 	challenge := sha256.Sum256([]byte(verifier))
 
 	ls := loginState{
-		Verifier: verifier, Nonce: nonce, Return: safeReturnPath(r.URL.Query().Get("return")),
-		ExpiresAt: s.Now().Add(loginStateTTL).Unix(), BinderHash: kv.SecretHash(binder),
-		Issuer: s.Config.OIDC.Issuer, ClientID: s.Config.OIDC.ClientID,
+		State: state, Verifier: verifier, Nonce: nonce, Return: safeReturnPath(r.URL.Query().Get("return")),
+		ExpiresAt: s.Now().Add(loginStateTTL).Unix(), Issuer: s.Config.OIDC.Issuer, ClientID: s.Config.OIDC.ClientID,
 		TokenEndpoint: d.TokenEndpoint, JWKSURI: d.JWKSURI, BasicAuth: d.BasicAuth,
 	}
-	if err := s.DB.PutLoginState(state, ls.marshal()); err != nil {
+	sealed, err := s.sealLoginState(ls)
+	if err != nil {
 		writeError(w, err, s.Log)
 		return
 	}
@@ -89,7 +93,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request, _ httprouter.
 	q.Set("code_challenge_method", "S256")
 	authURL.RawQuery = q.Encode()
 
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: binder, Path: "/auth/", MaxAge: int(loginStateTTL / time.Second),
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: sealed, Path: "/auth/", MaxAge: int(loginStateTTL / time.Second),
 		HttpOnly: true, Secure: !plainLoopback(r), SameSite: http.SameSiteLaxMode})
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", authURL.String())
@@ -102,7 +106,10 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request, _ httprout
 	// One Set-Cookie per response: the Spin Go SDK (v2.2.0) passes only the
 	// first value of each response header to Spin, so a second cookie
 	// would be lost. On success that cookie is the session; the login
-	// cookie then points at a used-up state and expires on its own.
+	// cookie stays until its Max-Age (10 minutes). Replaying the callback
+	// with it only sends the used code to the provider again, which refuses
+	// it (a code is good once, RFC 6749 §4.1.2); without it, it is refused
+	// here.
 	if err != nil {
 		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/auth/", MaxAge: -1,
 			HttpOnly: true, Secure: !plainLoopback(r), SameSite: http.SameSiteLaxMode})
@@ -133,11 +140,10 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request) (userID,
 	if state == "" {
 		return "", "", badRequest("state", "the sign-in callback has no state parameter; "+restartHint)
 	}
-	ls, err := s.takeLoginState(state)
+	ls, err := s.openLoginState(r, state)
 	if err != nil {
 		return "", "", err
 	}
-	// The state is used up from here on, whatever happens next.
 	if e := q.Get("error"); e != "" {
 		return "", "", idpError(e, q.Get("error_description"))
 	}
@@ -146,10 +152,6 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request) (userID,
 	}
 	if iss := q.Get("iss"); iss != "" && iss != ls.Issuer { // RFC 9207 mix-up defence
 		return "", "", badRequest("iss", "the sign-in response came from another issuer than oidc_issuer; "+restartHint)
-	}
-	c, cerr := r.Cookie(loginCookie)
-	if cerr != nil || subtle.ConstantTimeCompare([]byte(kv.SecretHash(c.Value)), []byte(ls.BinderHash)) != 1 {
-		return "", "", badRequest("state", "this sign-in was started in another browser, or its cookie was lost (cookies must be enabled); "+restartHint)
 	}
 	code := q.Get("code")
 	if code == "" {
@@ -202,6 +204,9 @@ func (s *Server) oidcReady() error {
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return unavailable("the oidc_issuer variable must be the issuer's http(s) URL, e.g. https://login.example.com/realm")
 	}
+	if s.Config.AdminToken == "" { // Spin refuses to start without it; this guards embedders
+		return unavailable("OIDC sign-in needs the admin_token variable: the sign-in cookie is sealed with a key derived from it")
+	}
 	return nil
 }
 
@@ -218,12 +223,13 @@ func (s *Server) redirectURIHint() string {
 
 // ---- the sign-in in flight
 
+// loginState is the sign-in in flight, sealed into the login cookie.
 type loginState struct {
+	State         string // the state parameter, 64 hex
 	Verifier      string // PKCE code_verifier (secret)
 	Nonce         string
 	Return        string // same-site path to go to after sign-in
 	ExpiresAt     int64
-	BinderHash    string // SHA-256 of the login cookie
 	Issuer        string // configuration the sign-in started with
 	ClientID      string
 	TokenEndpoint string // from discovery, so the callback needs one fetch less
@@ -233,37 +239,80 @@ type loginState struct {
 
 func (ls loginState) marshal() []byte {
 	var w jsonw.W
-	w.Object().Num("schema", kv.SchemaVersion).Str("verifier", ls.Verifier).Str("nonce", ls.Nonce).Str("return", ls.Return).
-		Num("expiresAt", ls.ExpiresAt).Str("binder", ls.BinderHash).Str("issuer", ls.Issuer).Str("clientId", ls.ClientID).
+	w.Object().Str("state", ls.State).Str("verifier", ls.Verifier).Str("nonce", ls.Nonce).Str("return", ls.Return).
+		Num("expiresAt", ls.ExpiresAt).Str("issuer", ls.Issuer).Str("clientId", ls.ClientID).
 		Str("tokenEndpoint", ls.TokenEndpoint).Str("jwksUri", ls.JWKSURI).Flag("basicAuth", ls.BasicAuth).End()
 	return w.Bytes()
 }
 
-// takeLoginState looks the state up and deletes it (a state is good once).
-func (s *Server) takeLoginState(state string) (loginState, error) {
-	unknown := badRequest("state", "this sign-in is unknown, expired (sign-ins must finish within 10 minutes) or already used; "+restartHint)
-	if len(state) != 64 || !isHex(state) {
-		return loginState{}, unknown
-	}
-	b, err := s.DB.TakeLoginState(state)
-	if errors.Is(err, kv.ErrNotFound) {
-		return loginState{}, unknown
-	}
-	if err != nil {
-		return loginState{}, err
-	}
-	if !validJSON(b) {
-		return loginState{}, unknown
+func parseLoginState(b []byte) (loginState, bool) {
+	if !validJSON(b) || !gjson.ParseBytes(b).IsObject() {
+		return loginState{}, false
 	}
 	r := gjson.ParseBytes(b)
-	ls := loginState{Verifier: r.Get("verifier").String(), Nonce: r.Get("nonce").String(), Return: safeReturnPath(r.Get("return").String()),
-		ExpiresAt: r.Get("expiresAt").Int(), BinderHash: r.Get("binder").String(), Issuer: r.Get("issuer").String(),
+	ls := loginState{State: r.Get("state").String(), Verifier: r.Get("verifier").String(), Nonce: r.Get("nonce").String(),
+		Return: safeReturnPath(r.Get("return").String()), ExpiresAt: r.Get("expiresAt").Int(), Issuer: r.Get("issuer").String(),
 		ClientID: r.Get("clientId").String(), TokenEndpoint: r.Get("tokenEndpoint").String(), JWKSURI: r.Get("jwksUri").String(),
 		BasicAuth: r.Get("basicAuth").Bool()}
-	if s.now() >= ls.ExpiresAt || ls.Verifier == "" || ls.Nonce == "" || ls.BinderHash == "" {
-		return loginState{}, unknown
+	ok := len(ls.State) == 64 && isHex(ls.State) && ls.Verifier != "" && ls.Nonce != "" && ls.ExpiresAt > 0 &&
+		ls.Issuer != "" && ls.ClientID != "" && ls.TokenEndpoint != "" && ls.JWKSURI != ""
+	return ls, ok
+}
+
+// loginKeys seal the login cookie. They are derived from admin_token, the
+// one secret every installation has: rotating it only ends the sign-ins in
+// flight.
+func (s *Server) loginKeys() sealKeys { return deriveSealKeys(s.Config.AdminToken, loginSealLabel) }
+
+// sealLoginState returns the login cookie's value. A return path too long
+// to fit in a cookie is dropped (the browser then lands on "/").
+func (s *Server) sealLoginState(ls loginState) (string, error) {
+	k := s.loginKeys()
+	v, err := k.seal(s.Rand, loginCookie, ls.marshal())
+	if err == nil && len(v) > maxLoginCookie && ls.Return != "/" {
+		ls.Return = "/"
+		v, err = k.seal(s.Rand, loginCookie, ls.marshal())
 	}
-	return ls, nil
+	if err != nil {
+		return "", err
+	}
+	if len(v) > maxLoginCookie {
+		return "", badGateway("the identity provider's endpoint URLs are too long to keep the sign-in in a cookie")
+	}
+	return v, nil
+}
+
+// openLoginState returns the sign-in in flight from the login cookie, if
+// the cookie opens with this installation's key, has not expired and was
+// made for this state parameter.
+func (s *Server) openLoginState(r *http.Request, state string) (loginState, error) {
+	refused := badRequest("state", "this sign-in was started in another browser, or its cookie was lost or has expired "+
+		"(cookies must be enabled, and sign-ins must finish within 10 minutes); "+restartHint)
+	k := s.loginKeys()
+	for _, c := range r.Cookies() { // a browser may send more than one (other paths)
+		if c.Name != loginCookie {
+			continue
+		}
+		b, ok := k.open(loginCookie, c.Value)
+		if !ok {
+			refused = badRequest("state", "this browser's sign-in cookie is not valid: it was altered, or spinport's admin_token "+
+				"changed since the sign-in started; "+restartHint)
+			continue
+		}
+		ls, ok := parseLoginState(b)
+		switch {
+		case !ok:
+			refused = badRequest("state", "this browser's sign-in cookie is not valid; "+restartHint)
+		case subtle.ConstantTimeCompare([]byte(state), []byte(ls.State)) != 1:
+			refused = badRequest("state", "this sign-in response does not belong to the sign-in this browser started last "+
+				"(it was started in another browser or tab, or is stale); "+restartHint)
+		case s.now() >= ls.ExpiresAt:
+			refused = badRequest("state", "this sign-in has expired (sign-ins must finish within 10 minutes); "+restartHint)
+		default:
+			return ls, nil
+		}
+	}
+	return loginState{}, refused
 }
 
 // safeReturnPath keeps only a path on this site ("/x?y"); anything else,

@@ -184,11 +184,14 @@ func randomString(t *testing.T) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+const oidcAdminToken = "oidc-test-admin-token-0123456789"
+
 // oidcEnv is spinport (on kv.Memory) wired to a fake provider.
 type oidcEnv struct {
 	t      *testing.T
 	idp    *fakeIdP
 	srv    *Server
+	mem    *kv.Memory
 	clock  time.Time
 	mu     sync.Mutex
 	logs   []string
@@ -196,11 +199,12 @@ type oidcEnv struct {
 }
 
 func newOIDCEnv(t *testing.T) *oidcEnv {
-	e := &oidcEnv{t: t, idp: newFakeIdP(t), clock: time.Now()}
+	e := &oidcEnv{t: t, idp: newFakeIdP(t), clock: time.Now(), mem: kv.NewMemory()}
 	e.srv = &Server{
-		DB:     kv.DB{B: kv.NewMemory().Backend()},
-		HTTP:   http.DefaultClient,
-		Config: Config{PublicURL: idpPublicURL, OIDC: OIDCConfig{Issuer: e.idp.srv.URL, ClientID: "spinport-portal", ClientSecret: idpClientSecret}},
+		DB:   kv.DB{B: e.mem.Backend()},
+		HTTP: http.DefaultClient,
+		Config: Config{AdminToken: oidcAdminToken, PublicURL: idpPublicURL,
+			OIDC: OIDCConfig{Issuer: e.idp.srv.URL, ClientID: "spinport-portal", ClientSecret: idpClientSecret}},
 		Now:    func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.clock },
 		Rand:   rand.Reader,
 		Log:    func(s string) { e.mu.Lock(); e.logs = append(e.logs, s); e.mu.Unlock() },
@@ -238,22 +242,43 @@ func cookieNamed(rec *httptest.ResponseRecorder, name string) *http.Cookie {
 }
 
 // login runs /auth/login and the provider's side; it returns the callback
-// URL and the login cookie.
-func (e *oidcEnv) login(ret string) (callback string, binder *http.Cookie) {
+// URL and the login cookie (the sealed sign-in in flight).
+func (e *oidcEnv) login(ret string) (callback string, sealed *http.Cookie) {
+	e.t.Helper()
 	target := "/auth/login"
 	if ret != "" {
 		target += "?return=" + url.QueryEscape(ret)
 	}
+	keys := e.mem.Len()
 	rec := e.get(target)
 	if rec.Code != http.StatusFound {
 		e.t.Errorf("GET %s: %d %s", target, rec.Code, rec.Body)
 		return "", nil
 	}
-	binder = cookieNamed(rec, loginCookie)
-	if binder == nil || !binder.HttpOnly || binder.MaxAge != 600 {
-		e.t.Errorf("login cookie %+v", binder)
+	// Anonymous requests write nothing: the sign-in in flight is in the cookie.
+	if n := e.mem.Len(); n != keys {
+		e.t.Errorf("GET %s wrote %d KV keys: %q", target, n-keys, e.mem.Keys())
 	}
-	return e.idp.authorize(rec.Header().Get("Location")), binder
+	sealed = cookieNamed(rec, loginCookie)
+	if sealed == nil || !sealed.HttpOnly || sealed.MaxAge != 600 || sealed.Path != "/auth/" || sealed.SameSite != http.SameSiteLaxMode ||
+		sealed.Secure || len(sealed.Value) > maxLoginCookie {
+		e.t.Errorf("login cookie %+v (plain http on loopback: not Secure)", sealed)
+		return "", nil
+	}
+	if n := len(rec.Header().Values("Set-Cookie")); n != 1 {
+		e.t.Errorf("GET %s sets %d cookies; under Spin only the first would arrive", target, n)
+	}
+	// Nothing of the authorization request can be read in the cookie.
+	auth, _ := url.Parse(rec.Header().Get("Location"))
+	for _, name := range []string{"state", "nonce", "code_challenge"} {
+		if v := auth.Query().Get(name); v == "" || strings.Contains(sealed.Value, v) {
+			e.t.Errorf("the login cookie shows the %s %q", name, v)
+		}
+	}
+	if raw, err := base64.RawURLEncoding.DecodeString(sealed.Value); err != nil || strings.Contains(string(raw), auth.Query().Get("state")) {
+		e.t.Errorf("the login cookie is not an opaque sealed value: %v", err)
+	}
+	return e.idp.authorize(rec.Header().Get("Location")), sealed
 }
 
 // checkNoLeaks fails if a code, token or the client secret reached a log
@@ -318,10 +343,23 @@ func TestOIDCSignInFlow(t *testing.T) {
 		t.Errorf("stored user %+v, %v", u, err)
 	}
 
-	// The state is good once: the same callback again is refused.
-	problem(t, e.get(callback, binder), 400, "already used")
+	// A replayed callback signs no one in. Without the login cookie
+	// spinport refuses it before the provider is asked.
+	keys := e.mem.Len()
+	replay := e.get(callback)
+	problem(t, replay, 400, "another browser")
 	if e.idp.tokenCalls != 1 {
-		t.Errorf("a replayed callback reached the token endpoint (%d calls)", e.idp.tokenCalls)
+		t.Errorf("a replayed callback without the login cookie reached the token endpoint (%d calls)", e.idp.tokenCalls)
+	}
+	// With the cookie (a success leaves it to expire: one Set-Cookie per
+	// response) the provider refuses the code it already redeemed.
+	replay = e.get(callback, binder)
+	problem(t, replay, 400, "refused the authorization code")
+	if e.idp.tokenCalls != 2 {
+		t.Errorf("token endpoint calls %d, want 2", e.idp.tokenCalls)
+	}
+	if cookieNamed(replay, sessionCookie) != nil || e.mem.Len() != keys {
+		t.Errorf("a replayed callback started a session (or wrote KV keys)")
 	}
 
 	// Signing in again is the same user, with the profile updated.
@@ -336,6 +374,29 @@ func TestOIDCSignInFlow(t *testing.T) {
 		t.Errorf("second sign-in: %s, first %s", me2.Body, body)
 	}
 	e.checkNoLeaks()
+}
+
+// Anonymous sign-ins, finished or abandoned, leave nothing in the KV store
+// (it has no expiry): the state in flight lives in the sealed cookie.
+func TestOIDCLoginWritesNoKV(t *testing.T) {
+	e := newOIDCEnv(t)
+	for i := 0; i < 25; i++ { // abandoned at the provider
+		if cb, _ := e.login("/tenants/" + strconv.Itoa(i)); cb == "" {
+			return
+		}
+	}
+	if n := e.mem.Len(); n != 0 {
+		t.Errorf("25 abandoned sign-ins left %d KV keys: %q", n, e.mem.Keys())
+	}
+	callback, sealed := e.login("/")
+	if rec := e.get(callback, sealed); rec.Code != http.StatusFound {
+		t.Fatalf("callback: %d %s", rec.Code, rec.Body)
+	}
+	for _, k := range e.mem.Keys() {
+		if !strings.HasPrefix(k, "sp/session/") && !strings.HasPrefix(k, "sp/user/") && !strings.HasPrefix(k, "sp/idp/") {
+			t.Errorf("a sign-in wrote %q", k)
+		}
+	}
 }
 
 func TestOIDCClientSecretBasic(t *testing.T) {
@@ -368,6 +429,19 @@ func TestOIDCNotConfigured(t *testing.T) {
 	}
 }
 
+// The login cookie is sealed with a key derived from admin_token: without
+// one (Spin refuses to start so; an embedder might not) there is no sign-in.
+func TestOIDCNeedsAdminToken(t *testing.T) {
+	e := newOIDCEnv(t)
+	e.srv.Config.AdminToken = ""
+	for _, path := range []string{"/auth/login", "/auth/callback?code=x&state=y"} {
+		problem(t, e.get(path), 503, "admin_token")
+	}
+	if n := e.mem.Len(); n != 0 {
+		t.Errorf("%d KV keys written", n)
+	}
+}
+
 func TestOIDCCallbackRefusals(t *testing.T) {
 	type tc struct {
 		name    string
@@ -389,10 +463,14 @@ func TestOIDCCallbackRefusals(t *testing.T) {
 	cases := []tc{
 		{name: "unknown state", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
 			return withQuery(cb, func(q url.Values) { q.Set("state", strings.Repeat("ab", 32)) }), b
-		}, status: 400, mention: "unknown, expired"},
+		}, status: 400, mention: "does not belong"},
 		{name: "malformed state", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
 			return withQuery(cb, func(q url.Values) { q.Set("state", "../../x") }), b
-		}, status: 400, mention: "unknown, expired"},
+		}, status: 400, mention: "does not belong"},
+		{name: "login cookie of another sign-in", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			_, other := e.login("/")
+			return cb, other
+		}, status: 400, mention: "does not belong"},
 		{name: "no state", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
 			return withQuery(cb, func(q url.Values) { q.Del("state") }), b
 		}, status: 400, mention: "no state"},
@@ -405,9 +483,33 @@ func TestOIDCCallbackRefusals(t *testing.T) {
 		{name: "other browser (no login cookie)", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
 			return cb, nil
 		}, status: 400, mention: "another browser"},
-		{name: "other browser (wrong login cookie)", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+		{name: "garbage login cookie", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
 			return cb, &http.Cookie{Name: loginCookie, Value: "0123"}
-		}, status: 400, mention: "another browser"},
+		}, status: 400, mention: "not valid"},
+		{name: "tampered login cookie", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			raw, _ := base64.RawURLEncoding.DecodeString(b.Value)
+			raw[len(raw)/2] ^= 0x01
+			return cb, &http.Cookie{Name: loginCookie, Value: base64.RawURLEncoding.EncodeToString(raw)}
+		}, status: 400, mention: "altered"},
+		{name: "login cookie sealed with another admin_token", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			e.srv.Config.AdminToken = "rotated-admin-token-9876543210"
+			return cb, b
+		}, status: 400, mention: "admin_token"},
+		{name: "login cookie forged with another admin_token", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			u, _ := url.Parse(cb)
+			e.mu.Lock()
+			now := e.clock
+			e.mu.Unlock()
+			forged := loginState{State: u.Query().Get("state"), Verifier: "attacker-verifier", Nonce: "attacker-nonce", Return: "/",
+				ExpiresAt: now.Add(loginStateTTL).Unix(), Issuer: e.idp.srv.URL, ClientID: "spinport-portal",
+				TokenEndpoint: e.idp.srv.URL + "/token", JWKSURI: e.idp.srv.URL + "/jwks"}
+			v, _ := deriveSealKeys("guessed-admin-token", loginSealLabel).seal(rand.Reader, loginCookie, forged.marshal())
+			return cb, &http.Cookie{Name: loginCookie, Value: v}
+		}, status: 400, mention: "not valid"},
+		{name: "OIDC configuration changed during the sign-in", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
+			e.srv.Config.OIDC.ClientID = "another-client"
+			return cb, b
+		}, status: 400, mention: "configuration changed"},
 		{name: "no code", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
 			return withQuery(cb, func(q url.Values) { q.Del("code") }), b
 		}, status: 400, mention: "no authorization code"},
@@ -461,10 +563,11 @@ func TestOIDCCallbackRefusals(t *testing.T) {
 			if c.mangle != nil {
 				callback, binder = c.mangle(e, callback, binder)
 			}
+			keys := e.mem.Len()
 			rec := e.get(callback, binder)
 			problem(t, rec, c.status, c.mention)
-			if cookieNamed(rec, sessionCookie) != nil {
-				t.Errorf("a refused sign-in set a session cookie")
+			if cookieNamed(rec, sessionCookie) != nil || e.mem.Len() != keys {
+				t.Errorf("a refused sign-in set a session cookie (or wrote KV keys)")
 			}
 			if lc := cookieNamed(rec, loginCookie); lc == nil || lc.MaxAge >= 0 || len(rec.Header().Values("Set-Cookie")) != 1 {
 				t.Errorf("a refused sign-in must clear the login cookie, and set nothing else: %q", rec.Header().Values("Set-Cookie"))

@@ -569,7 +569,7 @@ func (db DB) ReleaseDomain(host, tenant, app string) error {
 	return db.B.Delete(domainKey(host))
 }
 
-// ---- sessions, sign-in state, idempotency
+// ---- sessions, idempotency
 
 func (db DB) PutSession(hash string, s Session) error { return db.B.Set(sessionKey(hash), s.Marshal()) }
 
@@ -582,20 +582,6 @@ func (db DB) GetSession(hash string) (Session, error) {
 }
 
 func (db DB) DeleteSession(hash string) error { return db.B.Delete(sessionKey(hash)) }
-
-// PutLoginState keeps an OIDC sign-in in flight (PKCE verifier, nonce).
-func (db DB) PutLoginState(state string, doc []byte) error {
-	return db.B.Set(loginStateKey(state), doc)
-}
-
-// TakeLoginState returns and deletes it: a state is good for one callback.
-func (db DB) TakeLoginState(state string) ([]byte, error) {
-	b, err := db.B.Get(loginStateKey(state))
-	if err != nil {
-		return nil, err
-	}
-	return b, db.B.Delete(loginStateKey(state))
-}
 
 // ClaimIdempotency reserves scope for the first request that carries it.
 // It returns the stored response when one is already recorded.

@@ -29,5 +29,4 @@ func tokenRefKey(id string) string       { return root + "tokenref/" + id }
 func redisDBKey(tenant string) string    { return root + "redisdb/tenant/" + tenant }
 func domainKey(host string) string       { return root + "domain/" + host }
 func sessionKey(hash string) string      { return root + "session/" + hash }
-func loginStateKey(state string) string  { return root + "login/" + digestHex(state) }
 func idempotencyKey(scope string) string { return root + "idem/" + digestHex(scope) }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"io"
 	"log"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -55,15 +57,17 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startSpinport runs the component on l with the given variables.
-func startSpinport(t *testing.T, l net.Listener, vars map[string]string, logs io.Writer, cacheDir string) {
+// startSpinport runs the component on l with the given variables. It
+// returns the state directory (Spin's SQLite key-value store is in it).
+func startSpinport(t *testing.T, l net.Listener, vars map[string]string, logs io.Writer, cacheDir string) (stateDir string) {
 	t.Helper()
 	wasm, manifest := spinportArtifacts(t)
 	if vars["admin_token"] == "" {
 		vars["admin_token"] = "e2e-admin-token-0123456789"
 	}
+	stateDir = t.TempDir()
 	h, err := spinhost.New(context.Background(), spinhost.Options{
-		ManifestPath: manifest, WasmPath: wasm, Variables: vars, StateDir: t.TempDir(),
+		ManifestPath: manifest, WasmPath: wasm, Variables: vars, StateDir: stateDir,
 		LookupEnv: func(string) (string, bool) { return "", false }, // no SPIN_VARIABLE_* from the test's environment
 		Logger:    log.New(logs, "spinhost: ", 0), CompilationCacheDir: cacheDir,
 	})
@@ -73,6 +77,42 @@ func startSpinport(t *testing.T, l net.Listener, vars map[string]string, logs io
 	}
 	go h.Serve(l) //nolint:errcheck // nil or ErrServerClosed
 	t.Cleanup(func() { h.Close() })
+	return stateDir
+}
+
+// kvKeys lists the keys in the default store of Spin's SQLite key-value
+// database under stateDir (none before the first write creates it).
+func kvKeys(t *testing.T, stateDir string) []string {
+	t.Helper()
+	path := filepath.Join(stateDir, spinhost.DefaultKVFilename)
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return nil
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT key FROM spin_key_value WHERE store = 'default' ORDER BY key`)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return nil
+		}
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
 
 // browser is a cookie-keeping HTTP client that follows redirects itself,
@@ -189,13 +229,20 @@ func TestOIDCSignInWithRealProvider(t *testing.T) {
 			}()
 			l, spinURL := listen(t)
 			p := startProvider(t, spinURL+"/auth/callback", logs)
-			startSpinport(t, l, map[string]string{
+			stateDir := startSpinport(t, l, map[string]string{
 				"oidc_issuer": p.Issuer, "oidc_client_id": tc.clientID, "oidc_client_secret": tc.secret,
 				"public_url": spinURL, "outbound_allow": p.Issuer,
 			}, logs, cacheDir)
 
 			b := newBrowser(t)
+			before := kvKeys(t, stateDir)
 			callback := signInAtProvider(t, b, spinURL, p.Issuer, "/tenants?from=e2e")
+
+			// The sign-in in flight is in the sealed login cookie, not in
+			// the KV store: /auth/login wrote no key.
+			if after := kvKeys(t, stateDir); len(after) != len(before) {
+				t.Errorf("GET /auth/login wrote KV keys: before %q, after %q", before, after)
+			}
 
 			// spinport's redirect to the provider carried PKCE.
 			if h, ok := b.hopTo(spinURL + "/auth/login"); !ok || h.Status != 302 ||
@@ -216,10 +263,18 @@ func TestOIDCSignInWithRealProvider(t *testing.T) {
 			}
 			userID := m[1]
 
-			// The state is single-use: replaying the callback is refused.
+			// A replayed callback signs no one in: in this browser (which
+			// still has the login cookie: the callback could set only the
+			// session cookie) the provider refuses the used code; in
+			// another browser spinport refuses it without the cookie.
 			replay, _ := b.get(callback, "")
-			if replay.Status != 400 || !strings.Contains(replay.Body, "already used") {
+			if replay.Status != 400 || !strings.Contains(replay.Body, "refused the authorization code") {
 				t.Errorf("replayed callback: %d %s", replay.Status, replay.Body)
+			}
+			elsewhere, _ := newBrowser(t).get(callback, "")
+			if elsewhere.Status != 400 || !strings.Contains(elsewhere.Body, "another browser") || len(elsewhere.Cookies) != 1 ||
+				elsewhere.Cookies[0].Name != "spinport_login" || elsewhere.Cookies[0].MaxAge >= 0 {
+				t.Errorf("callback replayed in another browser: %d %s %v", elsewhere.Status, elsewhere.Body, elsewhere.Cookies)
 			}
 
 			// A second sign-in is the same user.
@@ -241,6 +296,21 @@ func TestOIDCSignInWithRealProvider(t *testing.T) {
 			cu.RawQuery = q.Encode()
 			if bad, _ := b3.get(cu.String(), ""); bad.Status != 400 || !strings.Contains(bad.Body, "refused the authorization code") {
 				t.Errorf("tampered code: %d %s", bad.Status, bad.Body)
+			}
+
+			// Signed-in users, sessions and identities are all the KV
+			// store holds: no sign-in in flight, finished or not.
+			sessions := 0
+			for _, k := range kvKeys(t, stateDir) {
+				switch {
+				case strings.HasPrefix(k, "sp/session/"):
+					sessions++
+				case !strings.HasPrefix(k, "sp/user/") && !strings.HasPrefix(k, "sp/idp/"):
+					t.Errorf("KV key %q after sign-ins", k)
+				}
+			}
+			if sessions != 2 {
+				t.Errorf("%d sessions in the KV store after two sign-ins", sessions)
 			}
 
 			// Nothing secret in spinport's or the host's output, or in any
