@@ -19,9 +19,10 @@ tools:
 build:
 	@hack/tinygo-build.sh $(WASM)
 
-## dev: serve spinport on http://$(LISTEN) through the Spin-ABI test host (SQLite KV in .spin/)
+## dev: serve spinport on http://$(LISTEN) through the Spin-ABI test host (SQLite KV in .spin/),
+##      connected to the loopback cluster when `make cluster` runs and no other is configured
 dev: build
-	@cd spinhost && go run ./cmd/spinhost --manifest ../spin.toml --listen $(LISTEN)
+	@LISTEN=$(LISTEN) hack/dev.sh
 
 ## up: for machines with Spin installed (not available here)
 up:
