@@ -209,6 +209,9 @@ type hostOptions struct {
 	RuntimeConfig string
 
 	StateDir string // default a fresh temp dir (spin up --state-dir)
+	// Listener, if set, is where the host serves: for tests that need the
+	// URL before the host starts (public_url, an IdP's redirect URI).
+	Listener net.Listener
 	Name     string // prefix for this host's log lines, e.g. "host-2"
 	Quiet    bool   // do not print the host's log when the test fails
 }
@@ -289,9 +292,19 @@ func (o hostOptions) spinhostOptions(tb testing.TB) (spinhost.Options, *logBuffe
 func startHost(tb testing.TB, o hostOptions) *testHost {
 	tb.Helper()
 	opts, logs := o.spinhostOptions(tb)
-	h, err := spinhost.Start(context.Background(), opts)
+	var h *spinhost.Host
+	var err error
+	if o.Listener != nil {
+		if h, err = spinhost.New(context.Background(), opts); err == nil {
+			go h.Serve(o.Listener) //nolint:errcheck // nil or ErrServerClosed
+		} else {
+			o.Listener.Close()
+		}
+	} else {
+		h, err = spinhost.Start(context.Background(), opts)
+	}
 	if err != nil {
-		tb.Fatalf("spinhost.Start: %v\nlog:\n%s", err, logs.Tail(16<<10))
+		tb.Fatalf("spinhost: %v\nlog:\n%s", err, logs.Tail(16<<10))
 	}
 	tb.Cleanup(func() {
 		h.Close()
@@ -299,18 +312,24 @@ func startHost(tb testing.TB, o hostOptions) *testHost {
 			tb.Logf("log of host %s (last 32 KiB):\n%s", o.Name, logs.Tail(32<<10))
 		}
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for h.URL() == "" {
-		if time.Now().After(deadline) {
-			tb.Fatal("spinhost did not start serving")
+	url := ""
+	if o.Listener != nil {
+		url = "http://" + o.Listener.Addr().String()
+	} else {
+		deadline := time.Now().Add(5 * time.Second)
+		for h.URL() == "" {
+			if time.Now().After(deadline) {
+				tb.Fatal("spinhost did not start serving")
+			}
+			time.Sleep(2 * time.Millisecond)
 		}
-		time.Sleep(2 * time.Millisecond)
+		url = h.URL()
 	}
 	token, ok := opts.Variables["admin_token"]
 	if !ok {
 		token = o.Env["SPIN_VARIABLE_ADMIN_TOKEN"]
 	}
-	return &testHost{Host: h, URL: h.URL(), AdminToken: token, StateDir: opts.StateDir, Logs: logs}
+	return &testHost{Host: h, URL: url, AdminToken: token, StateDir: opts.StateDir, Logs: logs}
 }
 
 // client returns an API client for h with the bearer token ("" for none).

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/spinport/spinport/spinhost"
@@ -23,62 +19,6 @@ import (
 // OIDC sign-in end to end: spinport's real .wasm in spinhost (outbound
 // HTTP through the Spin host, key-value in Spin's SQLite store) signs a
 // browser in against a real OpenID provider (oidcprovider_test.go).
-
-// spinportArtifacts returns the .wasm and manifest `make test-host` passes.
-func spinportArtifacts(t *testing.T) (wasm, manifest string) {
-	t.Helper()
-	wasm, manifest = os.Getenv("SPINPORT_WASM"), os.Getenv("SPINPORT_MANIFEST")
-	if wasm == "" || manifest == "" {
-		msg := "SPINPORT_WASM and SPINPORT_MANIFEST not set: `make test-host` sets them, or from the repository root " +
-			"`hack/tinygo-build.sh build/spinport.wasm && cd spinhost && SPINPORT_WASM=$PWD/../build/spinport.wasm SPINPORT_MANIFEST=$PWD/../spin.toml go test ./e2e/`"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return wasm, manifest
-}
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startSpinport runs the component on l with the given variables. It
-// returns the state directory (Spin's SQLite key-value store is in it).
-func startSpinport(t *testing.T, l net.Listener, vars map[string]string, logs io.Writer, cacheDir string) (stateDir string) {
-	t.Helper()
-	wasm, manifest := spinportArtifacts(t)
-	if vars["admin_token"] == "" {
-		vars["admin_token"] = "e2e-admin-token-0123456789"
-	}
-	stateDir = t.TempDir()
-	h, err := spinhost.New(context.Background(), spinhost.Options{
-		ManifestPath: manifest, WasmPath: wasm, Variables: vars, StateDir: stateDir,
-		LookupEnv: func(string) (string, bool) { return "", false }, // no SPIN_VARIABLE_* from the test's environment
-		Logger:    log.New(logs, "spinhost: ", 0), CompilationCacheDir: cacheDir,
-	})
-	if err != nil {
-		l.Close()
-		t.Fatalf("spinhost: %v", err)
-	}
-	go h.Serve(l) //nolint:errcheck // nil or ErrServerClosed
-	t.Cleanup(func() { h.Close() })
-	return stateDir
-}
 
 // kvKeys lists the keys in the default store of Spin's SQLite key-value
 // database under stateDir (none before the first write creates it).
@@ -214,14 +154,13 @@ func listen(t *testing.T) (net.Listener, string) {
 var userIDRe = regexp.MustCompile(`"id":"(user:[0-9a-f]{16})"`)
 
 func TestOIDCSignInWithRealProvider(t *testing.T) {
-	spinportArtifacts(t)
-	cacheDir := t.TempDir()
+	requireSpinport(t)
 	for _, tc := range []struct{ name, clientID, secret string }{
 		{"confidential client (client_secret_post)", confidentialClient, confidentialSecret},
 		{"public client (PKCE checked by the provider)", publicClient, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &logBuffer{}
 			defer func() {
 				if t.Failed() {
 					t.Logf("logs:\n%s", logs)
@@ -229,10 +168,10 @@ func TestOIDCSignInWithRealProvider(t *testing.T) {
 			}()
 			l, spinURL := listen(t)
 			p := startProvider(t, spinURL+"/auth/callback", logs)
-			stateDir := startSpinport(t, l, map[string]string{
+			stateDir := startHost(t, hostOptions{Listener: l, Variables: map[string]string{
 				"oidc_issuer": p.Issuer, "oidc_client_id": tc.clientID, "oidc_client_secret": tc.secret,
 				"public_url": spinURL, "outbound_allow": p.Issuer,
-			}, logs, cacheDir)
+			}}).StateDir
 
 			b := newBrowser(t)
 			before := kvKeys(t, stateDir)
@@ -347,14 +286,14 @@ func TestOIDCSignInWithRealProvider(t *testing.T) {
 }
 
 func TestOIDCWrongClientSecretWithRealProvider(t *testing.T) {
-	spinportArtifacts(t)
-	logs := &syncBuffer{}
+	requireSpinport(t)
+	logs := &logBuffer{}
 	l, spinURL := listen(t)
 	p := startProvider(t, spinURL+"/auth/callback", logs)
-	startSpinport(t, l, map[string]string{
+	startHost(t, hostOptions{Listener: l, Variables: map[string]string{
 		"oidc_issuer": p.Issuer, "oidc_client_id": confidentialClient, "oidc_client_secret": "not-the-secret",
 		"public_url": spinURL, "outbound_allow": p.Issuer,
-	}, logs, "")
+	}})
 	b := newBrowser(t)
 	callback := signInAtProvider(t, b, spinURL, p.Issuer, "/")
 	res, _ := b.get(callback, "")
@@ -364,11 +303,8 @@ func TestOIDCWrongClientSecretWithRealProvider(t *testing.T) {
 }
 
 func TestOIDCNotConfiguredInWasm(t *testing.T) {
-	spinportArtifacts(t)
-	logs := &syncBuffer{}
-	l, spinURL := listen(t)
-	startSpinport(t, l, map[string]string{}, logs, "")
-	res, _ := newBrowser(t).get(spinURL+"/auth/login", "")
+	h := startHost(t, hostOptions{})
+	res, _ := newBrowser(t).get(h.URL+"/auth/login", "")
 	if res.Status != 503 || !strings.Contains(res.Body, "oidc_issuer") || !strings.Contains(res.Body, "POST /auth/session") {
 		t.Errorf("/auth/login without OIDC configured: %d %s", res.Status, res.Body)
 	}
@@ -376,13 +312,13 @@ func TestOIDCNotConfiguredInWasm(t *testing.T) {
 
 // The issuer's origin must be allowed for outbound HTTP, as in Spin.
 func TestOIDCProviderNotAllowedOutbound(t *testing.T) {
-	spinportArtifacts(t)
-	logs := &syncBuffer{}
+	requireSpinport(t)
+	logs := &logBuffer{}
 	l, spinURL := listen(t)
 	p := startProvider(t, spinURL+"/auth/callback", logs)
-	startSpinport(t, l, map[string]string{
+	startHost(t, hostOptions{Listener: l, Variables: map[string]string{
 		"oidc_issuer": p.Issuer, "oidc_client_id": publicClient, "public_url": spinURL,
-	}, logs, "")
+	}})
 	res, _ := newBrowser(t).get(spinURL+"/auth/login", "")
 	if res.Status != 503 || !strings.Contains(res.Body, "allowed_outbound_hosts") {
 		t.Errorf("/auth/login with the issuer not allowed: %d %s\nlogs:\n%s", res.Status, res.Body, logs)

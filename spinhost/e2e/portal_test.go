@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,27 +41,38 @@ func newChrome(t *testing.T) context.Context {
 		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-sync", true),
 	)
+	// Not t.TempDir: Chromium may still be writing its profile when the
+	// test ends, so removal is best effort after the browser is gone.
+	profile, err := os.MkdirTemp("", "spinport-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = append(opts, chromedp.UserDataDir(profile))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
+	// cdproto lags Chromium's protocol: drop its "could not unmarshal event" noise.
+	quiet := chromedp.WithErrorf(func(format string, args ...any) {
+		if msg := fmt.Sprintf(format, args...); !strings.Contains(msg, "could not unmarshal event") {
+			log.Print(msg) // not t.Log: it may come after the test ended
+		}
+	})
+	ctx, cancelC := chromedp.NewContext(actx, quiet)
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA(); _ = os.RemoveAll(profile) })
 	return ctx
 }
 
 func TestPortalInChromium(t *testing.T) {
-	spinportArtifacts(t)
-	l, base := listen(t)
-	logs := &syncBuffer{}
-	startSpinport(t, l, map[string]string{"admin_token": "portal-admin-token-0123"}, logs, t.TempDir())
+	h := startHost(t, hostOptions{Variables: map[string]string{"admin_token": "portal-admin-token-0123"}})
+	base := h.URL
 	ctx := newChrome(t)
 	defer func() {
 		if t.Failed() {
 			var png []byte
 			_ = chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100))
 			_ = os.WriteFile(filepath.Join(os.TempDir(), "spinport-portal-failure.png"), png, 0o644)
-			t.Logf("screenshot: %s; host log:\n%s", filepath.Join(os.TempDir(), "spinport-portal-failure.png"), logs.String())
+			t.Logf("screenshot: %s", filepath.Join(os.TempDir(), "spinport-portal-failure.png"))
 		}
 	}()
 
