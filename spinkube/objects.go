@@ -33,6 +33,8 @@ type Settings struct {
 	RuntimeClass    string // the executor's runtimeClassName
 	AppRedisURL     string // redis://[:password@]host:port for apps' KV stores; secret
 	AppRedisDBs     int64  // databases the app Redis has (16 by default); index 0 is never used
+	CPULimit        string // per-replica resources.limits.cpu, e.g. "500m" ("" = none)
+	MemoryLimit     string // per-replica resources.limits.memory, e.g. "256Mi" ("" = none)
 }
 
 // Namespace of a tenant.
@@ -143,6 +145,9 @@ func (s Settings) SpinAppObject(app kv.App, rev kv.Revision, image string) []byt
 	}
 	if rev.KV {
 		w.Key("runtimeConfig").Object().Str("loadFromSecret", runtimeConfigName(app.Name)).End()
+	}
+	if s.CPULimit != "" || s.MemoryLimit != "" {
+		w.Key("resources").Object().Key("limits").Object().OptStr("cpu", s.CPULimit).OptStr("memory", s.MemoryLimit).End().End()
 	}
 	w.Key("podLabels").Object().Str(LabelTenant, app.Tenant).Str(LabelApp, app.Name).Str(LabelRevision, revNum).End()
 	w.End().End()

@@ -8,7 +8,8 @@ import (
 )
 
 var testSettings = Settings{NamespacePrefix: "spinport-", BaseDomain: "apps.example.test", IngressClass: "webapprouting.kubernetes.azure.com",
-	ClusterIssuer: "letsencrypt", RuntimeClass: "wasmtime-spin-v2", AppRedisURL: "redis://:pw@redis:6379"}
+	ClusterIssuer: "letsencrypt", RuntimeClass: "wasmtime-spin-v2", AppRedisURL: "redis://:pw@redis:6379",
+	CPULimit: "500m", MemoryLimit: "256Mi"}
 
 func TestSpinAppObject(t *testing.T) {
 	app := kv.App{Tenant: "acme", Name: "web"}

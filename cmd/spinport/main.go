@@ -103,6 +103,8 @@ func newServer() (*api.Server, error) {
 			RuntimeClass:    v.get("runtime_class"),
 			AppRedisURL:     v.get("app_redis_url"),
 			AppRedisDBs:     16,
+			CPULimit:        v.get("app_cpu_limit"),
+			MemoryLimit:     v.get("app_memory_limit"),
 		}, Sleep: wasiSleep}
 		srv.Checks = append(srv.Checks, api.HealthCheck{Name: "kubernetes", Check: func() error {
 			// Lists spinport's own namespaces: one request that needs the
