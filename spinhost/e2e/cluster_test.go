@@ -575,6 +575,7 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	c.eq("spec.image", sa.s("spec", "image"), helloImage)
 	c.eq("spec.replicas", sa.s("spec", "replicas"), "2")
 	c.eq("spec.executor", sa.s("spec", "executor"), "containerd-shim-spin")
+	c.eq("spec.resources.limits.memory", sa.s("spec", "resources", "limits", "memory"), "256Mi") // app_memory_limit default
 	c.eq("managed-by label", sa.s("metadata", "labels", "app.kubernetes.io/managed-by"), "spinport")
 	c.eq("tenant label", sa.s("metadata", "labels", "spinport.dev/tenant"), tenant)
 	c.eq("app label", sa.s("metadata", "labels", "spinport.dev/app"), "web")
