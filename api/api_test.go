@@ -245,7 +245,11 @@ func TestIdempotencyKey(t *testing.T) {
 	if again.header.Get("Idempotent-Replayed") != "true" || again.body != first.body {
 		t.Errorf("replay: %v %s", again.header, again.body)
 	}
-	h.must(409, admin, "POST", "/api/v1/tenants/acme/apps", `{"name":"web"}`, "Idempotency-Key", "k2")
+	conflictAnswer := h.must(409, admin, "POST", "/api/v1/tenants/acme/apps", `{"name":"web"}`, "Idempotency-Key", "k2")
+	replayed := h.must(409, admin, "POST", "/api/v1/tenants/acme/apps", `{"name":"web"}`, "Idempotency-Key", "k2")
+	if replayed.body != conflictAnswer.body || replayed.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("replayed problem: %v %s", replayed.header, replayed.body)
+	}
 	d1 := h.must(201, admin, "POST", "/api/v1/tenants/acme/apps/web/deployments", `{"image":"ghcr.io/a/b:v1"}`, "Idempotency-Key", "deploy-1")
 	d2 := h.must(201, admin, "POST", "/api/v1/tenants/acme/apps/web/deployments", `{"image":"ghcr.io/a/b:v1"}`, "Idempotency-Key", "deploy-1")
 	if d1.get("number").Int() != d2.get("number").Int() {

@@ -35,6 +35,12 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, ps httproute
 			w.WriteHeader(status)
 			return
 		}
+		if status >= 400 {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(doc.Get("body").Raw))
+			return
+		}
 		writeJSON(w, status, []byte(doc.Get("body").Raw))
 		return
 	}

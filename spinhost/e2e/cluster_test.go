@@ -316,21 +316,7 @@ func (o kobj) at(keys ...string) any {
 }
 
 // s is the value at keys as a string ("" if missing).
-func (o kobj) s(keys ...string) string {
-	switch v := o.at(keys...).(type) {
-	case nil:
-		return ""
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	case bool:
-		return strconv.FormatBool(v)
-	default:
-		b, _ := json.Marshal(v)
-		return string(b)
-	}
-}
+func (o kobj) s(keys ...string) string { return jsonString(o.at(keys...)) }
 
 func (o kobj) n(keys ...string) int64 {
 	i, _ := strconv.ParseInt(o.s(keys...), 10, 64)

@@ -568,8 +568,12 @@ func jsonPath(v any, segs []string) any {
 
 // str is the value at path as a string ("" if missing; numbers and
 // booleans are formatted).
-func (r *apiResult) str(path string) string {
-	switch v := r.get(path).(type) {
+func (r *apiResult) str(path string) string { return jsonString(r.get(path)) }
+
+// jsonString formats a decoded JSON value: "" for missing, strings as they
+// are, numbers and booleans as text, anything else as JSON.
+func jsonString(v any) string {
+	switch v := v.(type) {
 	case nil:
 		return ""
 	case string:
