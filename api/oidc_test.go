@@ -205,9 +205,9 @@ func newOIDCEnv(t *testing.T) *oidcEnv {
 		HTTP: http.DefaultClient,
 		Config: Config{AdminToken: oidcAdminToken, PublicURL: idpPublicURL,
 			OIDC: OIDCConfig{Issuer: e.idp.srv.URL, ClientID: "spinport-portal", ClientSecret: idpClientSecret}},
-		Now:    func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.clock },
-		Rand:   rand.Reader,
-		Log:    func(s string) { e.mu.Lock(); e.logs = append(e.logs, s); e.mu.Unlock() },
+		Now:  func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.clock },
+		Rand: rand.Reader,
+		Log:  func(s string) { e.mu.Lock(); e.logs = append(e.logs, s); e.mu.Unlock() },
 	}
 	return e
 }
