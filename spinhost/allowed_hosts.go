@@ -304,3 +304,14 @@ func (hs AllowedHosts) AllowsRelative(schemes ...string) bool {
 	}
 	return false
 }
+
+// withoutPassword hides the user info of a URL (Redis URLs carry the
+// password there) before it is logged or returned to the guest.
+func withoutPassword(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = url.User("REDACTED")
+	return u.String()
+}

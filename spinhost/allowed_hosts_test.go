@@ -134,3 +134,15 @@ func TestAllowedHostsErrors(t *testing.T) {
 		t.Errorf("templated error = %v", err)
 	}
 }
+
+func TestWithoutPassword(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://:s3cret@10.0.0.1:6379/0": "redis://REDACTED@10.0.0.1:6379/0",
+		"https://example.com/x":           "https://example.com/x",
+		"not a url %zz":                   "not a url %zz",
+	} {
+		if got := withoutPassword(in); got != want {
+			t.Errorf("withoutPassword(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

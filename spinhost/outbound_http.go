@@ -144,7 +144,7 @@ func (h *Host) sendOutbound(ctx context.Context, c *component, req outboundReque
 		}
 		target = origin + target
 	} else if !c.allowed.Allows(target, "https") {
-		h.log.Printf("[%s] A component tried to make a request to non-allowed url '%s'.", c.id, target)
+		h.log.Printf("[%s] A component tried to make a request to non-allowed url '%s'.", c.id, withoutPassword(target))
 		if u, err := parseOutboundURL(target, "https"); err == nil {
 			hint := u.scheme + "://" + u.host + ":$PORT"
 			if u.port != 0 {

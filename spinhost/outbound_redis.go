@@ -57,8 +57,8 @@ func registerOutboundRedis(ctx context.Context, rt wazero.Runtime) error {
 func redisCall(ctx context.Context, address string, args ...[]byte) (respValue, error) {
 	st := stateFrom(ctx)
 	if !st.comp.allowed.Allows(address, "redis") {
-		st.host.log.Printf("[%s] A component tried to make a request to non-allowed url '%s'.", st.comp.id, address)
-		return respValue{}, fmt.Errorf("address %q is not in allowed_outbound_hosts", address)
+		st.host.log.Printf("[%s] A component tried to make a request to non-allowed url '%s'.", st.comp.id, withoutPassword(address))
+		return respValue{}, fmt.Errorf("address %q is not in allowed_outbound_hosts", withoutPassword(address))
 	}
 	v, err := redisCommand(ctx, address, args...)
 	if err != nil {
