@@ -335,6 +335,9 @@ func setVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 		if s.Deployer == nil {
 			return 0, nil, unavailable("secret variables are stored in Kubernetes and no cluster is configured (set kube_api_url and kube_token)")
 		}
+		if err := s.ensureTenant(&a.tenant); err != nil {
+			return 0, nil, err
+		}
 		if err := s.Deployer.SetSecret(app.Tenant, app.Name, name, value); err != nil {
 			return 0, nil, err
 		}

@@ -158,7 +158,8 @@ type access struct {
 // not belong to answers 404, so tenants cannot probe each other's names.
 func (s *Server) tenantAccess(p *Principal, slug string) (access, error) {
 	hidden := notFound("no tenant \"" + slug + "\" that you can see")
-	if err := checkTenantSlug(slug); err != nil {
+	// The name's form only: a tenant created before a name was reserved stays reachable.
+	if err := checkName("slug", "tenant", slug, maxTenantLen); err != nil {
 		return access{}, hidden
 	}
 	var role string

@@ -88,10 +88,12 @@ func createDeployment(s *Server, r *http.Request, ps httprouter.Params, p *Princ
 	if err != nil {
 		return 0, nil, err
 	}
-	if existed && rev.State != kv.StateFailed {
+	if existed && rev.State != kv.StateFailed && rev.State != kv.StatePending {
 		return http.StatusOK, one(func(w *jsonw.W) { writeRevision(w, rev) }), nil
 	}
-	// A new revision, or a retry of one that failed: apply it.
+	// A new revision, or a retry of one that failed or never finished
+	// (its request died mid-apply: the client gave up on a hung API
+	// server): apply it. Every step is a server-side apply, so this converges.
 	rev, err = s.apply(a.tenant, app, rev)
 	s.audit(app.Tenant, p, "deploy", "app/"+app.Name+"/revision/"+strconv.FormatInt(rev.Number, 10), outcome(err), rev.Image)
 	if err != nil {
@@ -135,6 +137,9 @@ func (s *Server) apply(t kv.Tenant, app kv.App, rev kv.Revision) (kv.Revision, e
 		rev.State, rev.Reason = kv.StateFailed, err.Error()
 	} else {
 		rev.State, rev.Reason = kv.StateApplied, ""
+		if terr := s.tenantApplied(&t); terr != nil { // Apply applied the tenant's objects too
+			s.logf("recording the tenant's cluster objects as applied: " + terr.Error())
+		}
 	}
 	if uerr := s.DB.UpdateRevision(app.Tenant, app.Name, rev); uerr != nil && err == nil {
 		err = uerr

@@ -1,70 +1,111 @@
 package api
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"net/http"
 
 	"github.com/julienschmidt/httprouter"
-	"github.com/spinport/spinport/jsonw"
-	"github.com/tidwall/gjson"
+	"github.com/spinport/spinport/kv"
 )
 
-// idempotent runs a POST at most once per (caller, route, Idempotency-Key):
-// a repeat gets the first answer again, marked Idempotent-Replayed.
-// Answers of 5xx are not kept, so a retry after an outage runs again.
+// idempotent runs a POST at most once per (caller, route, Idempotency-Key),
+// as the IETF httpapi Idempotency-Key draft describes:
+//   - a repeat of the same request gets the first answer again, marked
+//     Idempotent-Replayed (answers of 5xx are not kept: a retry after an
+//     outage runs again);
+//   - the same key with a different request (method, path or body) is 422;
+//   - a repeat while the first is still running is 409; a claim whose
+//     request died expires after lock_ttl, stored answers after
+//     idempotency_ttl (kv.DB.ClaimIdempotency).
+//
+// An answer that carries a secret is never stored: the route's replay
+// function turns it into a notice that the secret was shown once.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p *Principal, rt route) {
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 200 {
 		writeError(w, badRequest("Idempotency-Key", "the Idempotency-Key header is at most 200 characters"), s.Log)
 		return
 	}
+	body, err := readAllBody(r)
+	if err != nil {
+		writeError(w, err, s.Log)
+		return
+	}
 	scope := p.ID + "\x00" + r.Method + "\x00" + r.URL.Path + "\x00" + key
-	first, stored, err := s.DB.ClaimIdempotency(scope)
+	hash := requestHash(r.Method, r.URL.Path, body)
+	first, rec, err := s.DB.ClaimIdempotency(scope, hash)
 	if err != nil {
 		writeError(w, err, s.Log)
 		return
 	}
 	if !first {
-		doc := gjson.ParseBytes(stored)
-		if doc.Get("pending").Bool() {
+		switch {
+		case rec.Hash != hash:
+			writeError(w, &Problem{Status: http.StatusUnprocessableEntity, Title: "Idempotency-Key reused", Field: "Idempotency-Key",
+				Detail: "this Idempotency-Key was already used for a different request (method, path or body); send a new key with a new request"}, s.Log)
+		case rec.Pending:
 			writeError(w, conflict("a request with this Idempotency-Key is still in progress; retry in a moment"), s.Log)
-			return
+		default:
+			w.Header().Set("Idempotent-Replayed", "true")
+			writeAnswer(w, rec.Status, rec.Body)
 		}
-		w.Header().Set("Idempotent-Replayed", "true")
-		status := int(doc.Get("status").Int())
-		if status == http.StatusNoContent {
-			w.WriteHeader(status)
-			return
-		}
-		if status >= 400 {
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(status)
-			_, _ = w.Write([]byte(doc.Get("body").Raw))
-			return
-		}
-		writeJSON(w, status, []byte(doc.Get("body").Raw))
 		return
 	}
-	status, body, err := rt.handle(s, r, ps, p)
+	status, out, err := rt.handle(s, r, ps, p)
 	if err != nil {
 		pr := toProblem(err)
 		if pr.Status >= 500 {
 			_ = s.DB.ForgetIdempotency(scope)
 		} else {
-			_ = s.DB.StoreIdempotency(scope, storedAnswer(pr.Status, problemJSON(pr)))
+			_ = s.DB.StoreIdempotency(scope, kv.Idempotency{Hash: hash, Status: pr.Status, Body: problemJSON(pr)})
 		}
 		writeError(w, err, s.Log)
 		return
 	}
-	_ = s.DB.StoreIdempotency(scope, storedAnswer(status, body))
-	if status == http.StatusNoContent {
-		w.WriteHeader(status)
-		return
+	stored := kv.Idempotency{Hash: hash, Status: status, Body: out}
+	if rt.replay != nil {
+		pr := rt.replay(out)
+		stored.Status, stored.Body = pr.Status, problemJSON(pr)
 	}
-	writeJSON(w, status, body)
+	_ = s.DB.StoreIdempotency(scope, stored)
+	writeAnswer(w, status, out)
 }
 
-func storedAnswer(status int, body []byte) []byte {
-	var j jsonw.W
-	j.Object().Num("status", int64(status)).Key("body").Raw(body).End()
-	return j.Bytes()
+// writeAnswer writes a handler's (or a stored) answer: JSON, a problem, or
+// no content.
+func writeAnswer(w http.ResponseWriter, status int, body []byte) {
+	switch {
+	case status == http.StatusNoContent:
+		w.WriteHeader(status)
+	case status >= 400:
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	default:
+		writeJSON(w, status, body)
+	}
+}
+
+// readAllBody reads the (bounded) body for hashing and puts it back for the handler.
+func readAllBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, badRequest("", "could not read the request body")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return b, nil
+}
+
+func requestHash(method, path string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(method + "\x00" + path + "\x00"))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -47,9 +47,36 @@ func unavailable(detail string) *Problem {
 	return &Problem{Status: http.StatusServiceUnavailable, Title: "Service unavailable", Detail: detail}
 }
 
-// Unavailable marks errors from a dependency that is down (the Kubernetes
-// API server, Redis): the client may retry later.
-type Unavailable interface{ Unavailable() bool }
+// IsUnavailable reports whether err, or an error it wraps, comes from a
+// dependency that is down (kv.UnavailableError for the KV store and Redis,
+// k8sproxy.UnavailableError for the Kubernetes API): such errors have an
+// Unavailable() bool method and the client may retry.
+//
+// It walks the chain with type assertions on purpose: under TinyGo 0.30,
+// errors.As with an interface-typed target reports true for any error and
+// leaves the target nil, so calling its method trapped the instance (an
+// empty 500 for every internal error). Only concrete targets go to errors.As.
+func IsUnavailable(err error) bool {
+	for err != nil {
+		if u, ok := err.(interface{ Unavailable() bool }); ok && u.Unavailable() {
+			return true
+		}
+		switch x := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				if IsUnavailable(e) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			err = x.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
+}
 
 func toProblem(err error) *Problem {
 	var p *Problem
@@ -68,10 +95,15 @@ func toProblem(err error) *Problem {
 		return conflict("already exists")
 	case errors.Is(err, kv.ErrBadCursor):
 		return badRequest("cursor", "the page cursor is not one this API handed out: start again without it")
+	case errors.Is(err, kv.ErrConflict):
+		return conflict("the record changed while this request was writing it; retry the request")
 	}
-	var u Unavailable
-	if errors.As(err, &u) && u.Unavailable() {
-		return unavailable(err.Error() + ": try again shortly")
+	var kvDown *kv.UnavailableError
+	if errors.As(err, &kvDown) {
+		return unavailable("spinport's key-value store (Redis) is not answering; retry the same request shortly")
+	}
+	if IsUnavailable(err) {
+		return unavailable("a service spinport depends on is not answering; retry the same request shortly")
 	}
 	return &Problem{Status: http.StatusInternalServerError, Title: "Internal error", Detail: "spinport failed to complete the request; it has been logged"}
 }
@@ -80,8 +112,11 @@ func toProblem(err error) *Problem {
 // by the caller's logger, never echoed (they may hold details of the store).
 func writeError(w http.ResponseWriter, err error, log func(string)) {
 	p := toProblem(err)
-	if p.Status >= 500 && log != nil && p.Status != http.StatusServiceUnavailable {
-		log("internal error: " + err.Error())
+	if p.Status >= 500 && log != nil {
+		// The cause goes to the log, never to the client (it may name
+		// internals of the store); causes carry no secrets (kv and k8sproxy
+		// redact URLs and tokens).
+		log(strconv.Itoa(p.Status) + " " + p.Title + ": " + err.Error())
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -56,6 +56,9 @@ type route struct {
 	method, path string
 	handle       func(*Server, *http.Request, httprouter.Params, *Principal) (int, []byte, error)
 	auth         bool // needs a signed-in principal
+	// replay, if set, is what a repeated Idempotency-Key gets instead of the
+	// first answer, which carries a secret that must not be stored.
+	replay func(body []byte) *Problem
 }
 
 // Handler returns the HTTP handler for every spinport route.
@@ -105,11 +108,7 @@ func (s *Server) wrap(rt route) httprouter.Handle {
 			writeError(w, err, s.Log)
 			return
 		}
-		if status == http.StatusNoContent {
-			w.WriteHeader(status)
-			return
-		}
-		writeJSON(w, status, body)
+		writeAnswer(w, status, body)
 	}
 }
 

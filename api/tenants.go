@@ -100,22 +100,49 @@ func createTenant(s *Server, r *http.Request, _ httprouter.Params, p *Principal)
 		}
 		owner = o
 	}
-	t := kv.Tenant{Slug: slug, DisplayName: display, Quotas: q, CreatedAt: s.now(), CreatedBy: p.ID}
+	t := kv.Tenant{Slug: slug, DisplayName: display, Quotas: q, CreatedAt: s.now(), CreatedBy: p.ID, ClusterPending: s.Deployer != nil}
 	err = s.DB.CreateTenant(t, kv.Member{UserID: owner, Role: kv.RoleOwner, AddedAt: t.CreatedAt, AddedBy: p.ID})
 	if errors.Is(err, kv.ErrExists) {
-		return 0, nil, conflict("tenant \"" + slug + "\" already exists; choose another slug")
+		// A retry of a create whose cluster objects never got applied
+		// (Kubernetes refused or was away) converges instead of answering 409.
+		existing, gerr := s.DB.GetTenant(slug)
+		if gerr != nil || !existing.ClusterPending || (!p.Admin && existing.CreatedBy != p.ID) {
+			return 0, nil, conflict("tenant \"" + slug + "\" already exists; choose another slug")
+		}
+		t, err = existing, nil
 	}
 	if err != nil {
 		return 0, nil, err
 	}
-	if s.Deployer != nil {
-		if err := s.Deployer.ApplyTenant(t); err != nil {
-			s.audit(slug, p, "tenant.create", "tenant/"+slug, "failed", err.Error())
-			return 0, nil, err
-		}
+	if err := s.ensureTenant(&t); err != nil {
+		s.audit(slug, p, "tenant.create", "tenant/"+slug, "failed", err.Error())
+		return 0, nil, err
 	}
 	s.audit(slug, p, "tenant.create", "tenant/"+slug, "ok", "")
 	return http.StatusCreated, one(func(w *jsonw.W) { writeTenant(w, t, kv.RoleOwner) }), nil
+}
+
+// ensureTenant applies the tenant's cluster objects if they never were
+// (kv.Tenant.ClusterPending) and records that they now are. Every write
+// that needs the namespace calls it first, so a tenant created while
+// Kubernetes refused converges on the next such write.
+func (s *Server) ensureTenant(t *kv.Tenant) error {
+	if !t.ClusterPending || s.Deployer == nil {
+		return nil
+	}
+	if err := s.Deployer.ApplyTenant(*t); err != nil {
+		return err
+	}
+	return s.tenantApplied(t)
+}
+
+// tenantApplied records that the tenant's cluster objects exist.
+func (s *Server) tenantApplied(t *kv.Tenant) error {
+	if !t.ClusterPending {
+		return nil
+	}
+	t.ClusterPending = false
+	return s.DB.UpdateTenant(*t)
 }
 
 func listTenants(s *Server, r *http.Request, _ httprouter.Params, p *Principal) (int, []byte, error) {

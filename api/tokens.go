@@ -4,10 +4,12 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/jsonw"
 	"github.com/spinport/spinport/kv"
+	"github.com/tidwall/gjson"
 )
 
 const maxTokenDays = 366
@@ -79,6 +81,16 @@ func createToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 	return http.StatusCreated, w.Bytes(), nil
 }
 
+// tokenShownOnce is what a repeat of a token creation (same
+// Idempotency-Key) answers: the secret was in the first answer only and is
+// not kept anywhere, so it cannot be shown again.
+func tokenShownOnce(created []byte) *Problem {
+	id := gjson.GetBytes(created, "token.id").String()
+	return &Problem{Status: http.StatusConflict, Title: "Secret already shown", Field: "Idempotency-Key",
+		Detail: "token " + id + " was created by the first request with this Idempotency-Key; its secret was shown once, in that answer, and spinport does not keep it. " +
+			"If it was lost, revoke the token (DELETE /api/v1/tenants/{tenant}/tokens/" + id + ") and create a new one"}
+}
+
 func listTokens(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
 	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
 	if err != nil {
@@ -126,9 +138,43 @@ func listAudit(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 	if err != nil {
 		return 0, nil, err
 	}
+	if p.Token != nil && p.Token.App != "" {
+		es, next, err := s.appAudit(a.tenant.Slug, p.Token.App, before, limit)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, list(len(es), func(w *jsonw.W, i int) { writeAudit(w, es[i]) }, cursorNum(next)), nil
+	}
 	es, next, err := s.DB.ListAudit(a.tenant.Slug, before, limit)
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, list(len(es), func(w *jsonw.W, i int) { writeAudit(w, es[i]) }, cursorNum(next)), nil
+}
+
+// appAudit is the audit log as an app-restricted token may see it: only
+// events about its app. Other apps' names, variables and images, members
+// and tokens stay hidden. It reads a few pages to fill one.
+func (s *Server) appAudit(tenant, app string, before int64, limit int) ([]kv.AuditEvent, int64, error) {
+	target := "app/" + app
+	var out []kv.AuditEvent
+	for pages := 0; pages < 8; pages++ {
+		es, next, err := s.DB.ListAudit(tenant, before, limit)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, e := range es {
+			if len(out) == limit {
+				return out, e.Seq + 1, nil
+			}
+			if e.Target == target || strings.HasPrefix(e.Target, target+"/") {
+				out = append(out, e)
+			}
+		}
+		if next == 0 || len(out) == limit {
+			return out, next, nil
+		}
+		before = next
+	}
+	return out, before, nil
 }

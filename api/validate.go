@@ -40,8 +40,34 @@ func checkName(field, kind, s string, max int) error {
 	return nil
 }
 
-func checkTenantSlug(s string) error { return checkName("slug", "tenant", s, maxTenantLen) }
-func checkAppName(s string) error    { return checkName("name", "app", s, maxAppLen) }
+func checkTenantSlug(s string) error {
+	if err := checkName("slug", "tenant", s, maxTenantLen); err != nil {
+		return err
+	}
+	return checkReserved("slug", "tenant slug", s)
+}
+
+func checkAppName(s string) error {
+	if err := checkName("name", "app", s, maxAppLen); err != nil {
+		return err
+	}
+	return checkReserved("name", "app name", s)
+}
+
+// reservedNames are Kubernetes' own namespaces and the names spinport
+// gives itself (its namespace spinport-system, its executor), refused as
+// tenant slugs and app names so no tenant object can be mistaken for, or
+// land in, one of them whatever namespace_prefix an installation sets.
+var reservedNames = []string{"default", "kube-system", "kube-public", "kube-node-lease",
+	"spinport", "spinport-system", "system", "containerd-shim-spin"}
+
+func checkReserved(field, what, s string) error {
+	if contains(reservedNames, s) || strings.HasPrefix(s, "kube-") {
+		return badRequest(field, what+" \""+s+"\" is reserved (Kubernetes' own names, kube-*, and the names spinport uses for itself: "+
+			strings.Join(reservedNames, ", ")+"); choose another")
+	}
+	return nil
+}
 
 // checkVariableName accepts what Spin accepts for variable names: lowercase
 // ASCII letters, digits and single underscores, starting with a letter.

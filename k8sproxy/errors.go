@@ -57,6 +57,10 @@ func (e *UnavailableError) Error() string {
 	return "k8sproxy: kubernetes API unavailable: " + e.Method + " " + e.Path + ": " + e.Cause
 }
 
+// Unavailable marks the error as retryable for callers that only know the
+// method (api.IsUnavailable), without importing this package.
+func (e *UnavailableError) Unavailable() bool { return true }
+
 // PolicyError means k8sproxy refused the operation itself: the kind, the
 // operation or the namespace is outside what spinport may touch. The
 // refused request was not sent. The API layer answers 403 (or 400) for it.

@@ -22,9 +22,17 @@ var ErrExists = errors.New("kv: already exists")
 // record is missing or carries another seq (a lost race, a crash in between,
 // a delete) is skipped when listing, so every record is listed exactly once
 // and concurrent writers never overwrite each other's index entries.
+//
+// Remove is the racing-safe delete: it swaps the record for a removal
+// marker {"seq":N,"removing":<deadline>,"doc":{...}} with CompareAndSwap,
+// so of several racing removers exactly one wins. While the marker is live
+// the name reads as absent and cannot be created again; a marker whose
+// deadline passed (its remover died) reads as the record again, so a retry
+// can remove it.
 type Collection struct {
 	B      Backend
 	Prefix string
+	Now    func() int64 // unix seconds, for removal markers; nil: markers never expire
 }
 
 func (c Collection) itemKey(name string) string { return c.Prefix + "/item/" + name }
@@ -39,15 +47,35 @@ func envelope(seq int64, doc []byte) []byte {
 	return w.Bytes()
 }
 
-func openEnvelope(b []byte) (seq int64, doc []byte, err error) {
+func marker(seq, until int64, doc []byte) []byte {
+	var w jsonw.W
+	w.Object().Num("seq", seq).Num("removing", until).Key("doc").Raw(doc).End()
+	return w.Bytes()
+}
+
+// stored is one record as read, with the bytes a CompareAndSwap must match.
+type stored struct {
+	raw      []byte
+	seq      int64
+	doc      []byte
+	removing int64 // deadline of a removal in progress, 0 if none
+}
+
+func openEnvelope(b []byte) (stored, error) {
 	if !gjson.ValidBytes(b) {
-		return 0, nil, errors.New("kv: stored record is not valid JSON")
+		return stored{}, errors.New("kv: stored record is not valid JSON")
 	}
-	r := gjson.GetManyBytes(b, "seq", "doc")
+	r := gjson.GetManyBytes(b, "seq", "doc", "removing")
 	if r[1].Type != gjson.JSON {
-		return 0, nil, errors.New("kv: stored record has no document")
+		return stored{}, errors.New("kv: stored record has no document")
 	}
-	return r[0].Int(), []byte(r[1].Raw), nil
+	return stored{raw: b, seq: r[0].Int(), doc: []byte(r[1].Raw), removing: r[2].Int()}, nil
+}
+
+// beingRemoved reports whether a removal of st is in progress (its
+// remover's deadline has not passed).
+func (c Collection) beingRemoved(st stored) bool {
+	return st.removing != 0 && (c.Now == nil || c.Now() < st.removing)
 }
 
 // Create stores doc under name, failing with ErrExists if the name is taken.
@@ -77,11 +105,21 @@ func (c Collection) Get(name string) ([]byte, error) {
 }
 
 func (c Collection) get(name string) (int64, []byte, error) {
+	st, err := c.read(name)
+	return st.seq, st.doc, err
+}
+
+// read returns the stored record; one being removed is ErrNotFound.
+func (c Collection) read(name string) (stored, error) {
 	b, err := c.B.Get(c.itemKey(name))
 	if err != nil {
-		return 0, nil, err
+		return stored{}, err
 	}
-	return openEnvelope(b)
+	st, err := openEnvelope(b)
+	if err == nil && c.beingRemoved(st) {
+		return stored{}, ErrNotFound
+	}
+	return st, err
 }
 
 // Update replaces an existing document, keeping its place in the list.
@@ -91,6 +129,65 @@ func (c Collection) Update(name string, doc []byte) error {
 		return err
 	}
 	return c.B.Set(c.itemKey(name), envelope(seq, doc))
+}
+
+// Modify replaces the document with change(current) only if nobody changed
+// it in between (CompareAndSwap), re-reading and retrying a few times, so
+// a derived value (a quota counter) can move by exactly the difference the
+// write made. change may fail; its error is returned as is.
+func (c Collection) Modify(name string, change func(cur []byte) ([]byte, error)) error {
+	for attempt := 0; attempt < 8; attempt++ {
+		st, err := c.read(name)
+		if err != nil {
+			return err
+		}
+		doc, err := change(st.doc)
+		if err != nil {
+			return err
+		}
+		ok, err := c.B.CompareAndSwap(c.itemKey(name), st.raw, envelope(st.seq, doc))
+		if err != nil || ok {
+			return err
+		}
+	}
+	return ErrConflict
+}
+
+// ErrConflict means a record kept changing under a write; retry later.
+var ErrConflict = errors.New("kv: record changed concurrently")
+
+// Remove deletes the record so that of racing removers exactly one wins:
+// it marks the record as being removed until the deadline (CompareAndSwap
+// from what it read), calls cleanup with the stored document, then deletes
+// the marker and the index slot. It reports whether this call removed the
+// record: false (and ErrNotFound) for a record that is absent or that
+// another remover holds. If cleanup fails the marker stays until the
+// deadline, after which the record is visible again and a retry removes it.
+func (c Collection) Remove(name string, until int64, cleanup func(doc []byte) error) error {
+	st, err := c.read(name)
+	if err != nil {
+		return err
+	}
+	mark := marker(st.seq, until, st.doc)
+	ok, err := c.B.CompareAndSwap(c.itemKey(name), st.raw, mark)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotFound // another remover (or writer) got there first
+	}
+	if err := cleanup(st.doc); err != nil {
+		return err
+	}
+	ok, err = c.B.CompareAndSwap(c.itemKey(name), mark, nil)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// Our deadline passed and another remover took over: it finishes.
+		return ErrNotFound
+	}
+	return c.B.Delete(c.slotKey(st.seq))
 }
 
 // Put creates or replaces the document under name.

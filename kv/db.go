@@ -3,6 +3,7 @@ package kv
 import (
 	"errors"
 	"strconv"
+	"time"
 )
 
 // QuotaError names the tenant quota an operation would exceed.
@@ -18,14 +19,48 @@ func (e *QuotaError) Error() string {
 // DB is spinport's record store on a Backend.
 type DB struct {
 	B Backend
+	// Now is the clock for claims that expire (default time.Now).
+	Now func() time.Time
+	// LockTTL is how long an unfinished claim (an app being deleted, an
+	// Idempotency-Key whose first request is running) blocks others before
+	// a retry may take it over: the instance that held it may have died.
+	// IdempotencyTTL is how long a stored answer is replayed. Both come
+	// from Spin variables (lock_ttl, idempotency_ttl); zero means the defaults.
+	LockTTL, IdempotencyTTL time.Duration
 }
 
-func (db DB) tenants() Collection             { return Collection{db.B, tenantsPrefix()} }
-func (db DB) members(t string) Collection     { return Collection{db.B, membersPrefix(t)} }
-func (db DB) apps(t string) Collection        { return Collection{db.B, appsPrefix(t)} }
-func (db DB) tokens(t string) Collection      { return Collection{db.B, tokensPrefix(t)} }
-func (db DB) vars(t, a string) Collection     { return Collection{db.B, varsPrefix(t, a)} }
-func (db DB) userTenants(u string) Collection { return Collection{db.B, userTenantsPrefix(u)} }
+// Defaults for DB's durations.
+const (
+	DefaultLockTTL        = 2 * time.Minute
+	DefaultIdempotencyTTL = 24 * time.Hour
+)
+
+func (db DB) unix() int64 {
+	if db.Now == nil {
+		return time.Now().Unix()
+	}
+	return db.Now().Unix()
+}
+
+func (db DB) deadline(ttl, def time.Duration) int64 {
+	if ttl <= 0 {
+		ttl = def
+	}
+	secs := int64(ttl / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return db.unix() + secs
+}
+
+func (db DB) coll(prefix string) Collection { return Collection{B: db.B, Prefix: prefix, Now: db.unix} }
+
+func (db DB) tenants() Collection             { return db.coll(tenantsPrefix()) }
+func (db DB) members(t string) Collection     { return db.coll(membersPrefix(t)) }
+func (db DB) apps(t string) Collection        { return db.coll(appsPrefix(t)) }
+func (db DB) tokens(t string) Collection      { return db.coll(tokensPrefix(t)) }
+func (db DB) vars(t, a string) Collection     { return db.coll(varsPrefix(t, a)) }
+func (db DB) userTenants(u string) Collection { return db.coll(userTenantsPrefix(u)) }
 func (db DB) revisions(t, a string) Log       { return Log{db.B, revisionsPrefix(t, a)} }
 func (db DB) audit(t string) Log              { return Log{db.B, auditPrefix(t)} }
 
@@ -276,21 +311,35 @@ func (db DB) GetApp(tenant, name string) (App, error) {
 	return ParseApp(b)
 }
 
-// UpdateApp replaces the app record; old is the record it replaces, so the
-// replica quota moves by the difference.
+// UpdateApp replaces the app record. The replica quota moves by the
+// difference to the record it actually replaces (read and swapped
+// atomically), so racing updates can never make the counter drift; old is
+// only a hint from the caller and is not trusted for the count.
 func (db DB) UpdateApp(old, a App, q Quotas) error {
 	if q.MaxReplicasPerApp > 0 && a.Scaling.Peak() > q.MaxReplicasPerApp {
 		return &QuotaError{"maxReplicasPerApp", q.MaxReplicasPerApp}
 	}
-	undo, err := db.reserve(replicaCountKey(a.Tenant), a.Scaling.Peak()-old.Scaling.Peak(), q.MaxTotalReplicas, "maxTotalReplicas")
-	if err != nil {
-		return err
-	}
-	if err := db.apps(a.Tenant).Update(a.Name, a.Marshal()); err != nil {
+	var undo func()
+	err := db.apps(a.Tenant).Modify(a.Name, func(cur []byte) ([]byte, error) {
+		if undo != nil { // the previous attempt lost the swap
+			undo()
+			undo = nil
+		}
+		stored, err := ParseApp(cur)
+		if err != nil {
+			return nil, err
+		}
+		u, err := db.reserve(replicaCountKey(a.Tenant), a.Scaling.Peak()-stored.Scaling.Peak(), q.MaxTotalReplicas, "maxTotalReplicas")
+		if err != nil {
+			return nil, err
+		}
+		undo = u
+		return a.Marshal(), nil
+	})
+	if err != nil && undo != nil {
 		undo()
-		return err
 	}
-	return nil
+	return err
 }
 
 func (db DB) ListApps(tenant, cursor string, limit int) ([]App, string, error) {
@@ -298,8 +347,33 @@ func (db DB) ListApps(tenant, cursor string, limit int) ([]App, string, error) {
 }
 
 // DeleteApp removes the app with its variables, revisions and domain claims
-// and gives its quota back.
+// and gives its quota back. Of racing deletes exactly one wins (the app
+// record is swapped for a removal marker first); the others get
+// ErrNotFound, so the counters move once. The quota returned is what the
+// stored record held, not what the caller read.
 func (db DB) DeleteApp(a App) error {
+	var gone App
+	err := db.apps(a.Tenant).Remove(a.Name, db.deadline(db.LockTTL, DefaultLockTTL), func(doc []byte) error {
+		stored, err := ParseApp(doc)
+		if err != nil {
+			return err
+		}
+		gone = stored
+		return db.deleteAppData(stored)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := db.B.IncrBy(appCountKey(a.Tenant), -1); err != nil {
+		return err
+	}
+	_, err = db.B.IncrBy(replicaCountKey(a.Tenant), -gone.Scaling.Peak())
+	return err
+}
+
+// deleteAppData removes what belongs to an app record, while the record is
+// marked as being removed (no one can re-create the name meanwhile).
+func (db DB) deleteAppData(a App) error {
 	if err := db.eachName(db.vars(a.Tenant, a.Name), func(n string) error { return db.vars(a.Tenant, a.Name).Delete(n) }); err != nil {
 		return err
 	}
@@ -314,17 +388,7 @@ func (db DB) DeleteApp(a App) error {
 			return err
 		}
 	}
-	if err := db.B.Delete(varsPrefix(a.Tenant, a.Name) + "/seq"); err != nil {
-		return err
-	}
-	if err := db.apps(a.Tenant).Delete(a.Name); err != nil {
-		return err
-	}
-	if _, err := db.B.IncrBy(appCountKey(a.Tenant), -1); err != nil {
-		return err
-	}
-	_, err := db.B.IncrBy(replicaCountKey(a.Tenant), -a.Scaling.Peak())
-	return err
+	return db.B.Delete(varsPrefix(a.Tenant, a.Name) + "/seq")
 }
 
 // ---- variables
@@ -583,20 +647,46 @@ func (db DB) GetSession(hash string) (Session, error) {
 
 func (db DB) DeleteSession(hash string) error { return db.B.Delete(sessionKey(hash)) }
 
-// ClaimIdempotency reserves scope for the first request that carries it.
-// It returns the stored response when one is already recorded.
-func (db DB) ClaimIdempotency(scope string) (first bool, stored []byte, err error) {
+// ClaimIdempotency reserves scope for the first request that carries it,
+// recording the hash of that request. It returns first=true to the request
+// that should run, or the record already there (pending or answered). A
+// record past its deadline counts as absent and is taken over atomically,
+// so a claim left by an instance that died blocks retries only for LockTTL
+// and a stored answer is replayed only for IdempotencyTTL.
+func (db DB) ClaimIdempotency(scope, requestHash string) (first bool, rec Idempotency, err error) {
 	key := idempotencyKey(scope)
-	ok, err := db.B.SetNX(key, []byte(`{"pending":true}`))
-	if err != nil || ok {
-		return ok, nil, err
+	claim := Idempotency{Hash: requestHash, Pending: true, Until: db.deadline(db.LockTTL, DefaultLockTTL)}.Marshal()
+	for attempt := 0; attempt < 4; attempt++ {
+		ok, err := db.B.SetNX(key, claim)
+		if err != nil || ok {
+			return ok, Idempotency{}, err
+		}
+		raw, err := db.B.Get(key)
+		if errors.Is(err, ErrNotFound) {
+			continue // forgotten meanwhile: claim again
+		}
+		if err != nil {
+			return false, Idempotency{}, err
+		}
+		rec, err := ParseIdempotency(raw)
+		if err == nil && rec.Until > db.unix() {
+			return false, rec, nil
+		}
+		// Expired (or unreadable): exactly one of the racing retries wins it.
+		ok, err = db.B.CompareAndSwap(key, raw, claim)
+		if err != nil || ok {
+			return ok, Idempotency{}, err
+		}
 	}
-	b, err := db.B.Get(key)
-	return false, b, err
+	return false, Idempotency{}, ErrConflict
 }
 
-func (db DB) StoreIdempotency(scope string, response []byte) error {
-	return db.B.Set(idempotencyKey(scope), response)
+// StoreIdempotency records the answer to replay for IdempotencyTTL.
+// The answer must not hold a secret (the API stores a notice instead).
+func (db DB) StoreIdempotency(scope string, rec Idempotency) error {
+	rec.Pending = false
+	rec.Until = db.deadline(db.IdempotencyTTL, DefaultIdempotencyTTL)
+	return db.B.Set(idempotencyKey(scope), rec.Marshal())
 }
 
 func (db DB) ForgetIdempotency(scope string) error { return db.B.Delete(idempotencyKey(scope)) }

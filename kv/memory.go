@@ -70,6 +70,22 @@ func (m *Memory) SetNX(key string, value []byte) (bool, error) {
 	return true, nil
 }
 
+func (m *Memory) CompareAndSwap(key string, old, new []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ops++
+	cur, ok := m.data[key]
+	if (old == nil) != !ok || (ok && string(cur) != string(old)) {
+		return false, nil
+	}
+	if new == nil {
+		delete(m.data, key)
+	} else {
+		m.data[key] = append([]byte(nil), new...)
+	}
+	return true, nil
+}
+
 // Len reports how many keys are stored.
 func (m *Memory) Len() int {
 	m.mu.Lock()

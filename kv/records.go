@@ -72,13 +72,22 @@ type Tenant struct {
 	Quotas      Quotas
 	CreatedAt   int64
 	CreatedBy   string
+	// ClusterPending: the tenant's cluster objects (namespace, quota,
+	// executor) have not been applied yet, because Kubernetes refused or
+	// was unreachable when the tenant was created. The next write that
+	// needs them (a retried create, a secret, a deploy) applies them.
+	ClusterPending bool
 }
 
 func (t Tenant) Marshal() []byte {
 	var w jsonw.W
 	w.Object().Num("schema", SchemaVersion).Str("slug", t.Slug).Str("displayName", t.DisplayName)
 	w.Key("quotas").Object().Num("maxApps", t.Quotas.MaxApps).Num("maxReplicasPerApp", t.Quotas.MaxReplicasPerApp).Num("maxTotalReplicas", t.Quotas.MaxTotalReplicas).End()
-	w.Num("createdAt", t.CreatedAt).Str("createdBy", t.CreatedBy).End()
+	w.Num("createdAt", t.CreatedAt).Str("createdBy", t.CreatedBy)
+	if t.ClusterPending {
+		w.Flag("clusterPending", true)
+	}
+	w.End()
 	return w.Bytes()
 }
 
@@ -92,6 +101,7 @@ func ParseTenant(b []byte) (Tenant, error) {
 		Slug: r.Get("slug").String(), DisplayName: r.Get("displayName").String(),
 		Quotas:    Quotas{MaxApps: q.Get("maxApps").Int(), MaxReplicasPerApp: q.Get("maxReplicasPerApp").Int(), MaxTotalReplicas: q.Get("maxTotalReplicas").Int()},
 		CreatedAt: r.Get("createdAt").Int(), CreatedBy: r.Get("createdBy").String(),
+		ClusterPending: r.Get("clusterPending").Bool(),
 	}, nil
 }
 
@@ -399,4 +409,43 @@ func ParseSession(b []byte) (Session, error) {
 		return Session{}, err
 	}
 	return Session{UserID: r.Get("user").String(), CSRF: r.Get("csrf").String(), CreatedAt: r.Get("createdAt").Int(), ExpiresAt: r.Get("expiresAt").Int()}, nil
+}
+
+// Idempotency is the record of one Idempotency-Key: the hash of the first
+// request that carried it, and its answer once there is one. Until is the
+// deadline after which the record counts as absent (Spin's KV store has no
+// expiry). Body is raw JSON and never holds a secret.
+type Idempotency struct {
+	Hash    string // hex SHA-256 of method, path and body of the first request
+	Pending bool   // the first request has not answered yet
+	Status  int
+	Body    []byte
+	Until   int64
+}
+
+func (r Idempotency) Marshal() []byte {
+	var w jsonw.W
+	w.Object().Num("schema", SchemaVersion).Str("hash", r.Hash).Num("until", r.Until)
+	if r.Pending {
+		w.Flag("pending", true)
+	} else {
+		w.Num("status", int64(r.Status))
+		if len(r.Body) > 0 {
+			w.Key("body").Raw(r.Body)
+		}
+	}
+	w.End()
+	return w.Bytes()
+}
+
+func ParseIdempotency(b []byte) (Idempotency, error) {
+	r, err := parse(b)
+	if err != nil {
+		return Idempotency{}, err
+	}
+	rec := Idempotency{Hash: r.Get("hash").String(), Pending: r.Get("pending").Bool(), Status: int(r.Get("status").Int()), Until: r.Get("until").Int()}
+	if body := r.Get("body"); body.Exists() {
+		rec.Body = []byte(body.Raw)
+	}
+	return rec, nil
 }

@@ -29,7 +29,28 @@ type Counter interface {
 	IncrBy(key string, delta int64) (int64, error)
 	// SetNX stores value only if key is absent and reports whether it did.
 	SetNX(key string, value []byte) (bool, error)
+	// CompareAndSwap replaces the value at key with new only if it is still
+	// old, and reports whether it did. A nil old means "key absent"; a nil
+	// new deletes the key. It is what lets exactly one of several racing
+	// requests win a record (a delete, a stale claim taken over).
+	CompareAndSwap(key string, old, new []byte) (bool, error)
 }
+
+// UnavailableError is a failure of the store itself (Redis down, paused or
+// refusing): not the caller's fault, so the API answers 503 and the client
+// may retry. The Spin adapters wrap every store error but "no such key" in it.
+type UnavailableError struct {
+	Op  string // "get", "set", "delete", "INCRBY", ...
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return "key-value store unavailable (" + e.Op + "): " + e.Err.Error()
+}
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Unavailable marks the error as retryable (api.IsUnavailable).
+func (e *UnavailableError) Unavailable() bool { return true }
 
 // Backend bundles a Store with the Counter that works on the same keyspace.
 type Backend struct {
@@ -61,6 +82,24 @@ func (c LocalCounter) SetNX(key string, value []byte) (bool, error) {
 		return false, err
 	}
 	return true, c.S.Set(key, value)
+}
+
+func (c LocalCounter) CompareAndSwap(key string, old, new []byte) (bool, error) {
+	cur, err := c.S.Get(key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if old != nil {
+			return false, nil
+		}
+	case err != nil:
+		return false, err
+	case old == nil || string(cur) != string(old):
+		return false, nil
+	}
+	if new == nil {
+		return true, c.S.Delete(key)
+	}
+	return true, c.S.Set(key, new)
 }
 
 // readInt reads a counter written by IncrBy (Redis INCR stores decimal text).

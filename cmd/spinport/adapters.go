@@ -41,11 +41,21 @@ func (st *spinStore) store() (*spinkv.Store, error) {
 	if st.s == nil {
 		s, err := spinkv.OpenStore("default")
 		if err != nil {
-			return nil, fmt.Errorf("open KV store \"default\": %w", err)
+			return nil, down("open store \"default\"", err)
 		}
 		st.s = s
 	}
 	return st.s, nil
+}
+
+// down marks a store failure as the store's, not the request's: every KV
+// error but "no such key" means the store (Redis) is down, paused or
+// refusing, and the API answers 503 for it.
+func down(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &kv.UnavailableError{Op: op, Err: err}
 }
 
 func (st *spinStore) Get(key string) ([]byte, error) {
@@ -57,7 +67,7 @@ func (st *spinStore) Get(key string) ([]byte, error) {
 	if err != nil && err.Error() == "no such key" {
 		return nil, kv.ErrNotFound
 	}
-	return v, err
+	return v, down("get", err)
 }
 
 func (st *spinStore) Set(key string, value []byte) error {
@@ -65,7 +75,7 @@ func (st *spinStore) Set(key string, value []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.Set(key, value)
+	return down("set", s.Set(key, value))
 }
 
 func (st *spinStore) Delete(key string) error {
@@ -73,7 +83,7 @@ func (st *spinStore) Delete(key string) error {
 	if err != nil {
 		return err
 	}
-	return s.Delete(key)
+	return down("delete", s.Delete(key))
 }
 
 // redisCounter supplies INCRBY and SET NX through Spin's outbound Redis, on
@@ -84,7 +94,7 @@ type redisCounter struct{ c *redis.Client }
 func (r redisCounter) IncrBy(key string, delta int64) (int64, error) {
 	res, err := r.c.Execute("INCRBY", key, delta)
 	if err != nil {
-		return 0, fmt.Errorf("redis INCRBY: %w", err)
+		return 0, down("redis INCRBY", err)
 	}
 	if len(res) != 1 || res[0].Kind != redis.ResultKindInt64 {
 		return 0, errors.New("redis INCRBY: unexpected reply")
@@ -98,12 +108,38 @@ func (r redisCounter) IncrBy(key string, delta int64) (int64, error) {
 const setNX = "if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 else return 0 end"
 
 func (r redisCounter) SetNX(key string, value []byte) (bool, error) {
-	res, err := r.c.Execute("EVAL", setNX, 1, key, value)
+	return r.evalBool("redis SET NX", setNX, key, value)
+}
+
+// compareAndSwap: ARGV[1] "1" = the key must be absent, else it must hold
+// ARGV[2]; ARGV[3] "1" = delete, else set ARGV[4]. Spin's Redis key-value
+// provider stores values as plain strings, so GET here sees exactly the
+// bytes the KV API wrote.
+const compareAndSwap = `local v = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then if v then return 0 end elseif v ~= ARGV[2] then return 0 end
+if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[4]) end
+return 1`
+
+func (r redisCounter) CompareAndSwap(key string, old, new []byte) (bool, error) {
+	// Unused arguments are "-", never empty: the SDK takes &value[0] of a
+	// binary argument, which traps the instance for an empty one.
+	absent, del := "0", "0"
+	if len(old) == 0 {
+		absent, old = "1", []byte("-")
+	}
+	if len(new) == 0 {
+		del, new = "1", []byte("-")
+	}
+	return r.evalBool("redis compare-and-swap", compareAndSwap, key, absent, old, del, new)
+}
+
+func (r redisCounter) evalBool(op, script, key string, args ...any) (bool, error) {
+	res, err := r.c.Execute("EVAL", append([]any{script, 1, key}, args...)...)
 	if err != nil {
-		return false, fmt.Errorf("redis SET NX: %w", err)
+		return false, down(op, err)
 	}
 	if len(res) != 1 || res[0].Kind != redis.ResultKindInt64 {
-		return false, errors.New("redis SET NX: unexpected reply")
+		return false, errors.New(op + ": unexpected reply")
 	}
 	n, _ := res[0].Val.(int64)
 	return n == 1, nil

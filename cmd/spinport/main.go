@@ -38,7 +38,9 @@ func versionString() string {
 }
 
 func init() {
-	spinhttp.Handle(serve)
+	// Guard keeps only the runtime's spin-full-url (see api.FromRuntime)
+	// before anything looks at the path.
+	spinhttp.Handle(api.Guard(http.HandlerFunc(serve), func(s string) { logf("%s", s) }).ServeHTTP)
 }
 
 // serve builds the request's dependencies (Spin runs a fresh instance per
@@ -79,9 +81,17 @@ func newServer() (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	lockTTL, err := duration("lock_ttl", v.get("lock_ttl"))
+	if err != nil {
+		return nil, err
+	}
+	idemTTL, err := duration("idempotency_ttl", v.get("idempotency_ttl"))
+	if err != nil {
+		return nil, err
+	}
 	doer := spinhttp.NewClient()
 	srv := &api.Server{
-		DB:     kv.DB{B: backend},
+		DB:     kv.DB{B: backend, Now: time.Now, LockTTL: lockTTL, IdempotencyTTL: idemTTL},
 		HTTP:   doer,
 		Config: cfg,
 		Now:    time.Now,
@@ -119,6 +129,15 @@ func newServer() (*api.Server, error) {
 		}
 	}
 	return srv, nil
+}
+
+// duration reads a duration variable ("90s", "2m", "24h").
+func duration(name, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("variable %s is %q: give a positive duration such as \"90s\", \"2m\" or \"24h\"", name, s)
+	}
+	return d, nil
 }
 
 func logf(format string, args ...any) {
