@@ -88,12 +88,14 @@ func createDeployment(s *Server, r *http.Request, ps httprouter.Params, p *Princ
 	if err != nil {
 		return 0, nil, err
 	}
-	if existed && rev.State != kv.StateFailed && rev.State != kv.StatePending {
+	// A new revision, or a retry of one that failed or never finished (its
+	// request died mid-apply: the client gave up on a hung API server):
+	// apply it. Every step is a server-side apply, so this converges.
+	// Without a cluster, pending is where a revision stays.
+	unfinished := rev.State == kv.StateFailed || (rev.State == kv.StatePending && s.Deployer != nil)
+	if existed && !unfinished {
 		return http.StatusOK, one(func(w *jsonw.W) { writeRevision(w, rev) }), nil
 	}
-	// A new revision, or a retry of one that failed or never finished
-	// (its request died mid-apply: the client gave up on a hung API
-	// server): apply it. Every step is a server-side apply, so this converges.
 	rev, err = s.apply(a.tenant, app, rev)
 	s.audit(app.Tenant, p, "deploy", "app/"+app.Name+"/revision/"+strconv.FormatInt(rev.Number, 10), outcome(err), rev.Image)
 	if err != nil {

@@ -306,12 +306,38 @@ func (hs AllowedHosts) AllowsRelative(schemes ...string) bool {
 }
 
 // withoutPassword hides the user info of a URL (Redis URLs carry the
-// password there) before it is logged or returned to the guest.
+// password there) before it is logged or returned to the guest. It is the
+// one redaction rule for URLs:
+//
+//   - a URL that parses with user info shows it as REDACTED;
+//   - a string that does not parse as a URL (a password with an unescaped
+//     '/', '#', '?' or '@', say), and a redis, rediss or unix URL, which
+//     never carries '@' outside its user info, has everything between
+//     "://" and the last '@' replaced by REDACTED;
+//   - anything else (an https URL with '@' in its path) is unchanged.
 func withoutPassword(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err == nil && u.User != nil {
+		u.User = url.User("REDACTED")
+		return u.String()
+	}
+	if err == nil && !isRedisScheme(u.Scheme) {
 		return raw
 	}
-	u.User = url.User("REDACTED")
-	return u.String()
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	if at := strings.LastIndex(raw[start:], "@"); at >= 0 {
+		return raw[:start] + "REDACTED" + raw[start+at:]
+	}
+	return raw
+}
+
+func isRedisScheme(scheme string) bool {
+	switch strings.ToLower(scheme) {
+	case "redis", "rediss", "unix":
+		return true
+	}
+	return false
 }

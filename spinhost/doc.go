@@ -17,7 +17,13 @@
 //     /.well-known/spin/health and /info itself, and passes the spin-full-url,
 //     spin-path-info, spin-matched-route, spin-component-route,
 //     spin-raw-component-route, spin-base-path and spin-client-addr headers
-//     with Spin's values (see SpinRequestHeaders).
+//     (and spin-path-match-<name>) with Spin's values (see
+//     SpinRequestHeaders). As in Spin's prepare_request_headers
+//     (fermyon/spin crates/trigger-http/src/headers.rs), these runtime
+//     headers come after every client header and never replace one: a
+//     client that sends its own spin-full-url gives the guest two values,
+//     the client's first, so the Go SDK (Header.Get) sees the client's,
+//     as on Spin.
 //   - Provides the Spin 1 host interfaces with wit-bindgen 0.2's memory
 //     layouts: key-value, spin-config, wasi-outbound-http and
 //     outbound-redis, plus WASI preview 1 from wazero. Every pointer and
@@ -34,6 +40,12 @@
 //     at <app>/.spin/sqlite_key_value.db with Spin's exact table, or Redis
 //     with Spin's layout (plain string keys, the label ignored, get-keys =
 //     KEYS *). Data written here is readable by spin up and vice versa.
+//   - No timeouts of its own on the Redis key-value store, outbound Redis
+//     or outbound HTTP, as in Spin (redis-rs without timeouts or retries,
+//     a default reqwest client): a call to a paused Redis or a stalled
+//     server waits until it answers or the incoming request's client goes
+//     away, which cancels the call. See Options.StoreTimeout and
+//     Options.OutboundHTTPTimeout for the knobs tests use.
 //
 // # Where it differs from Spin
 //
@@ -85,6 +97,22 @@
 //     WIT documents; current Spin traps the instance instead.
 //   - No instance memory limit or per-request timeout beyond the client's
 //     connection: a request whose client goes away is cancelled.
+//   - Timeout knobs Spin does not have (Spin has no per-call timeout on the
+//     Redis key-value store, outbound Redis or Spin 1 outbound HTTP, and
+//     spinhost defaults to the same): Options.StoreTimeout (-store-timeout)
+//     bounds each key-value and outbound-Redis call, connecting included,
+//     and a call that runs out is the key-value io error or the
+//     outbound-redis error; Options.OutboundHTTPTimeout (-outbound-timeout)
+//     bounds each outbound HTTP request, headers and body, and running out
+//     is runtime-error. Tests set them so a paused Redis or a stalled
+//     server gives the guest an error instead of hanging the request.
+//   - The guest sees the client's headers with host first and the rest
+//     sorted by name (net/http does not keep the order they were sent in);
+//     Spin passes them in the client's order, grouped by name. Either way
+//     the runtime's spin-* headers follow all of them.
+//   - Wherever spinhost logs or returns a Redis URL (the key-value summary
+//     at startup, invalid-URL and outbound-redis errors), its user info
+//     (the password) shows as REDACTED.
 //   - Guest stdout/stderr go to the host logger prefixed with
 //     "[<component>] ", not to .spin/logs files.
 package spinhost

@@ -46,6 +46,20 @@ type Options struct {
 	// Logger receives host messages and guest stdout/stderr; default
 	// stderr.
 	Logger *log.Logger
+	// StoreTimeout bounds each key-value and outbound-Redis call; 0 = none,
+	// as in Spin; tests set it so a paused Redis answers an error instead
+	// of hanging. It covers connecting, sending and reading the reply (for
+	// outbound Redis also AUTH and SELECT); a call that runs out fails with
+	// the key-value io error or the outbound-redis error, the request goes
+	// on. With or without it, a call ends when the incoming request's
+	// client goes away.
+	StoreTimeout time.Duration
+	// OutboundHTTPTimeout bounds each wasi-outbound-http request, headers
+	// and body; 0 = none, as Spin's Spin-1 outbound HTTP (a default reqwest
+	// client) has none. A request that runs out is the runtime-error the
+	// guest gets for other transport failures. With or without it, a
+	// request ends when the incoming request's client goes away.
+	OutboundHTTPTimeout time.Duration
 }
 
 // Host runs one Spin application in-process.
@@ -76,6 +90,9 @@ type Host struct {
 func New(ctx context.Context, opts Options) (_ *Host, err error) {
 	if opts.ManifestPath == "" {
 		return nil, errors.New("spinhost: Options.ManifestPath is required")
+	}
+	if opts.StoreTimeout < 0 || opts.OutboundHTTPTimeout < 0 {
+		return nil, errors.New("spinhost: Options.StoreTimeout and Options.OutboundHTTPTimeout must not be negative (0 means no timeout)")
 	}
 	h := &Host{opts: opts, log: opts.Logger, components: map[string]*component{}}
 	if h.log == nil {
@@ -144,7 +161,7 @@ func New(ctx context.Context, opts Options) (_ *Host, err error) {
 		comps = append(comps, c)
 	}
 
-	if h.kv, err = newKVManager(h.rc.KeyValueStores); err != nil {
+	if h.kv, err = newKVManager(h.rc.KeyValueStores, opts.StoreTimeout); err != nil {
 		return nil, err
 	}
 

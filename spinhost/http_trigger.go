@@ -106,17 +106,8 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	req := &inboundRequest{method: method, uri: pathAndQuery, body: body}
-	if r.Host != "" {
-		// net/http moves Host out of the header map; hyper keeps it there.
-		req.headers = append(req.headers, [2]string{"host", r.Host})
-	}
-	for _, name := range sortedKeys(r.Header) {
-		for _, v := range r.Header[name] {
-			req.headers = append(req.headers, [2]string{strings.ToLower(name), v})
-		}
-	}
-	req.headers = append(req.headers, SpinRequestHeaders(m, scheme+"://"+host+pathAndQuery, r.RemoteAddr)...)
+	req := &inboundRequest{method: method, uri: pathAndQuery, body: body,
+		headers: requestHeaders(r, m, scheme+"://"+host+pathAndQuery)}
 
 	res, err := h.invoke(r.Context(), comp, req)
 	if err != nil {
@@ -147,6 +138,28 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if res.hasBody && len(res.body) > 0 {
 		_, _ = w.Write(res.body)
 	}
+}
+
+// requestHeaders is the header list the guest gets, built as Spin's
+// prepare_request_headers (crates/trigger-http/src/headers.rs) does: every
+// header the client sent, as sent (a client's own spin-full-url included),
+// then the runtime's spin-* headers appended after all of them, never
+// replacing a client's. A repeated name thus has the client's value first,
+// which is the one the Go SDK's Header.Get returns, as on Spin. Spin keeps
+// the client's order (grouped by name); net/http does not keep it, so the
+// client's headers come as host first, then the rest sorted by name.
+func requestHeaders(r *http.Request, m *RouteMatch, fullURL string) [][2]string {
+	var hs [][2]string
+	if r.Host != "" {
+		// net/http moves Host out of the header map; hyper keeps it there.
+		hs = append(hs, [2]string{"host", r.Host})
+	}
+	for _, name := range sortedKeys(r.Header) {
+		for _, v := range r.Header[name] {
+			hs = append(hs, [2]string{strings.ToLower(name), v})
+		}
+	}
+	return append(hs, SpinRequestHeaders(m, fullURL, r.RemoteAddr)...)
 }
 
 func (h *Host) serveWellKnown(w http.ResponseWriter, name string) {

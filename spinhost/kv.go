@@ -2,9 +2,11 @@ package spinhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 )
 
 // KVStore is one opened key-value store, the operations of Spin's
@@ -30,10 +32,13 @@ type kvBackend interface {
 type kvManager struct {
 	mu       sync.Mutex
 	backends map[string]kvBackend
+	// timeout bounds each call (Options.StoreTimeout); 0 means no bound
+	// beyond the request's context, as in Spin.
+	timeout time.Duration
 }
 
-func newKVManager(cfg map[string]KVStoreConfig) (*kvManager, error) {
-	m := &kvManager{backends: map[string]kvBackend{}}
+func newKVManager(cfg map[string]KVStoreConfig, timeout time.Duration) (*kvManager, error) {
+	m := &kvManager{backends: map[string]kvBackend{}, timeout: timeout}
 	labels := make([]string, 0, len(cfg))
 	for l := range cfg {
 		labels = append(labels, l)
@@ -70,7 +75,76 @@ func (m *kvManager) open(ctx context.Context, label string) (KVStore, error) {
 	if !ok {
 		return nil, errNoSuchStore
 	}
-	return b.Open(ctx, label)
+	if m.timeout <= 0 {
+		return b.Open(ctx, label)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	s, err := b.Open(ctx, label)
+	if err != nil {
+		return nil, timeoutError(ctx, m.timeout, err)
+	}
+	return &boundedStore{s: s, timeout: m.timeout}, nil
+}
+
+// boundedStore gives every call of s its own deadline
+// (Options.StoreTimeout). The deadline is on a context derived for the
+// call, so when it runs out only the call fails (an io error for the
+// guest); the request goes on.
+type boundedStore struct {
+	s       KVStore
+	timeout time.Duration
+}
+
+// timeoutError says so when err comes from the call's own deadline.
+func timeoutError(ctx context.Context, d time.Duration, err error) error {
+	if err != nil && deadlinePassed(ctx) {
+		return fmt.Errorf("key-value call timed out after %s (StoreTimeout): %w", d, err)
+	}
+	return err
+}
+
+// deadlinePassed reports whether ctx's deadline has come. (A connection
+// deadline set from it can fire a moment before ctx.Err reports it.)
+func deadlinePassed(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+func (b *boundedStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	v, ok, err := b.s.Get(ctx, key)
+	return v, ok, timeoutError(ctx, b.timeout, err)
+}
+
+func (b *boundedStore) Set(ctx context.Context, key string, value []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return timeoutError(ctx, b.timeout, b.s.Set(ctx, key, value))
+}
+
+func (b *boundedStore) Delete(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return timeoutError(ctx, b.timeout, b.s.Delete(ctx, key))
+}
+
+func (b *boundedStore) Exists(ctx context.Context, key string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	ok, err := b.s.Exists(ctx, key)
+	return ok, timeoutError(ctx, b.timeout, err)
+}
+
+func (b *boundedStore) Keys(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	keys, err := b.s.Keys(ctx)
+	return keys, timeoutError(ctx, b.timeout, err)
 }
 
 func (m *kvManager) summary(label string) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,6 +44,11 @@ import (
 //     all send failures);
 //   - redirects are followed (up to 10), response header names are
 //     lower-case and the body is always present;
+//   - no timeout, as Spin's reqwest client has none, unless
+//     Options.OutboundHTTPTimeout bounds it (headers and body); running
+//     out is runtime-error, like other transport failures. The request
+//     runs on the incoming request's context, so it is cancelled when
+//     that request's client goes away;
 //   - HTTPS verifies the server against the runtime config's [[client_tls]]
 //     entry for the component and host, if any (first entry wins), and
 //     presents its client certificate; otherwise against the system roots.
@@ -168,6 +174,15 @@ func (h *Host) sendOutbound(ctx context.Context, c *component, req outboundReque
 			return nil, httpErrRuntimeError
 		}
 	}
+	// ctx is the incoming request's: its client going away cancels this
+	// request too. OutboundHTTPTimeout, if set, bounds the whole exchange
+	// (redirects and the response body included); Spin's reqwest client
+	// has no timeout.
+	if d := h.opts.OutboundHTTPTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	hreq, err := http.NewRequestWithContext(ctx, req.method, u.String(), bytes.NewReader(req.body))
 	if err != nil {
 		return nil, httpErrRuntimeError
@@ -191,12 +206,13 @@ func (h *Host) sendOutbound(ctx context.Context, c *component, req outboundReque
 	}
 	res, err := client.Do(hreq)
 	if err != nil {
-		h.log.Printf("[%s] Outbound HTTP error: URL %s, error detail %v", c.id, target, err)
+		h.log.Printf("[%s] Outbound HTTP error: URL %s, error detail %v%s", c.id, withoutPassword(target), err, h.outboundTimeoutNote(ctx))
 		return nil, httpErrRuntimeError
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
+		h.log.Printf("[%s] Outbound HTTP error reading the response body: URL %s, error detail %v%s", c.id, withoutPassword(target), err, h.outboundTimeoutNote(ctx))
 		return nil, httpErrRuntimeError
 	}
 	out := &outboundResponse{status: res.StatusCode, body: body}
@@ -210,6 +226,14 @@ func (h *Host) sendOutbound(ctx context.Context, c *component, req outboundReque
 		}
 	}
 	return out, httpErrSuccess
+}
+
+// outboundTimeoutNote explains a failure caused by OutboundHTTPTimeout.
+func (h *Host) outboundTimeoutNote(ctx context.Context) string {
+	if d := h.opts.OutboundHTTPTimeout; d > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf(" (timed out after %s, OutboundHTTPTimeout)", d)
+	}
+	return ""
 }
 
 // validHeaderName accepts RFC 7230 tokens.

@@ -60,9 +60,9 @@ func redisCall(ctx context.Context, address string, args ...[]byte) (respValue, 
 		st.host.log.Printf("[%s] A component tried to make a request to non-allowed url '%s'.", st.comp.id, withoutPassword(address))
 		return respValue{}, fmt.Errorf("address %q is not in allowed_outbound_hosts", withoutPassword(address))
 	}
-	v, err := redisCommand(ctx, address, args...)
+	v, err := redisCommand(ctx, address, st.host.opts.StoreTimeout, args...)
 	if err != nil {
-		st.host.log.Printf("[%s] outbound redis error: %v", st.comp.id, err)
+		st.host.log.Printf("[%s] outbound redis error (%s): %v", st.comp.id, withoutPassword(address), err)
 	}
 	return v, err
 }

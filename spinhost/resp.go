@@ -10,8 +10,6 @@ import (
 	"net"
 	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // A minimal RESP2 client for outbound-redis. go-redis (used for the
@@ -48,20 +46,22 @@ func (e redisServerError) Error() string { return string(e) }
 
 // respConn is one connection to a Redis server.
 type respConn struct {
-	c net.Conn
-	r *bufio.Reader
+	c    net.Conn
+	r    *bufio.Reader
+	stop func() bool // unregisters the context watch
 }
 
-const redisDialTimeout = 10 * time.Second
-
 // dialRedis connects to a redis:// or rediss:// address, authenticates and
-// selects the database the URL names.
+// selects the database the URL names. Like Spin, it has no timeout of its
+// own: ctx bounds everything (connect, TLS handshake, AUTH, SELECT and,
+// until Close, every later command), and when ctx is done the connection's
+// pending I/O fails at once.
 func dialRedis(ctx context.Context, address string) (*respConn, error) {
-	opts, err := redis.ParseURL(address)
+	opts, err := parseRedisURL(address)
 	if err != nil {
-		return nil, fmt.Errorf("invalid redis address: %w", err)
+		return nil, err
 	}
-	d := net.Dialer{Timeout: redisDialTimeout}
+	d := net.Dialer{}
 	var c net.Conn
 	if opts.TLSConfig != nil {
 		td := tls.Dialer{NetDialer: &d, Config: opts.TLSConfig}
@@ -76,6 +76,9 @@ func dialRedis(ctx context.Context, address string) (*respConn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
+	// Cancellation has no deadline to set up front: unblock the I/O when it
+	// happens.
+	conn.stop = context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	if opts.Password != "" {
 		args := [][]byte{[]byte("AUTH")}
 		if opts.Username != "" {
@@ -96,7 +99,12 @@ func dialRedis(ctx context.Context, address string) (*respConn, error) {
 	return conn, nil
 }
 
-func (c *respConn) Close() error { return c.c.Close() }
+func (c *respConn) Close() error {
+	if c.stop != nil {
+		c.stop()
+	}
+	return c.c.Close()
+}
 
 // do sends one command and reads its reply; an error reply is an error.
 func (c *respConn) do(args ...[]byte) (respValue, error) {
@@ -187,8 +195,28 @@ func (c *respConn) read() (respValue, error) {
 	return respValue{}, fmt.Errorf("redis protocol error: unexpected reply type %q", l[0])
 }
 
-// redisCommand opens a connection, runs one command and closes it.
-func redisCommand(ctx context.Context, address string, args ...[]byte) (respValue, error) {
+// redisCommand opens a connection, runs one command and closes it. timeout
+// (Options.StoreTimeout) bounds the whole call, connecting included; 0
+// means no bound but ctx, as in Spin.
+func redisCommand(ctx context.Context, address string, timeout time.Duration, args ...[]byte) (respValue, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	v, err := redisCommandCtx(ctx, address, args...)
+	var srvErr redisServerError
+	switch {
+	case err == nil || errors.As(err, &srvErr):
+	case timeout > 0 && deadlinePassed(ctx):
+		err = fmt.Errorf("outbound redis call timed out after %s (StoreTimeout): %w", timeout, err)
+	case ctx.Err() != nil:
+		err = fmt.Errorf("%w: %v", ctx.Err(), err)
+	}
+	return v, err
+}
+
+func redisCommandCtx(ctx context.Context, address string, args ...[]byte) (respValue, error) {
 	c, err := dialRedis(ctx, address)
 	if err != nil {
 		return respValue{}, err

@@ -197,8 +197,10 @@ func compareScore(a, b []int) int {
 }
 
 // SpinRequestHeaders computes the headers Spin adds to every request for
-// the Spin HTTP executor (spin-trigger-http headers.rs). fullURL is
-// scheme://host + path and query; clientAddr is ip:port.
+// the Spin HTTP executor (spin-trigger-http headers.rs,
+// compute_default_headers), in Spin's order. They go after the client's
+// headers (see requestHeaders). fullURL is scheme://host + path and query;
+// clientAddr is ip:port.
 func SpinRequestHeaders(m *RouteMatch, fullURL, clientAddr string) [][2]string {
 	rawOrPrefix := strings.TrimSuffix(m.Route.Raw, "/...")
 	h := [][2]string{
@@ -210,8 +212,17 @@ func SpinRequestHeaders(m *RouteMatch, fullURL, clientAddr string) [][2]string {
 		{"spin-component-route", rawOrPrefix},
 		{"spin-client-addr", clientAddr},
 	}
-	for name, v := range m.Named {
-		h = append(h, [2]string{"spin-path-match-" + strings.ToLower(strings.ReplaceAll(name, "_", "-")), v})
+	// In route order, not map order, so the list is deterministic.
+	seen := map[string]bool{}
+	for _, s := range m.Route.segs {
+		name, ok := strings.CutPrefix(s, ":")
+		if !ok || seen[name] {
+			continue
+		}
+		seen[name] = true
+		if v, ok := m.Named[name]; ok {
+			h = append(h, [2]string{"spin-path-match-" + strings.ToLower(strings.ReplaceAll(name, "_", "-")), v})
+		}
 	}
 	return h
 }

@@ -471,20 +471,28 @@ const (
 // startClusterHost runs spinport against the API server at apiURL (the
 // cluster, or a proxy in front of it) with token; caFile is the CA it
 // trusts for apiURL's host:port through [[client_tls]].
-func startClusterHost(tb testing.TB, name, apiURL, caFile, token string) *testHost {
+// startClusterHost starts spinport connected to the API server at apiURL;
+// more adds variables (for example short durations).
+func startClusterHost(tb testing.TB, name, apiURL, caFile, token string, more ...map[string]string) *testHost {
 	tb.Helper()
 	u, err := url.Parse(apiURL)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	vars := map[string]string{
+		"kube_api_url":  apiURL,
+		"kube_token":    token,
+		"base_domain":   e2eBaseDomain,
+		"app_redis_url": e2eAppRedisURL,
+	}
+	for _, m := range more {
+		for k, v := range m {
+			vars[k] = v
+		}
+	}
 	return startHost(tb, hostOptions{
-		Name: name,
-		Variables: map[string]string{
-			"kube_api_url":  apiURL,
-			"kube_token":    token,
-			"base_domain":   e2eBaseDomain,
-			"app_redis_url": e2eAppRedisURL,
-		},
+		Name:          name,
+		Variables:     vars,
 		RuntimeConfig: clientTLSConfig(u.Host, caFile),
 	})
 }
@@ -868,6 +876,8 @@ type apiProxy struct {
 	mu     sync.Mutex
 	srv    *http.Server
 	failOn func(*http.Request) bool
+	hangOn func(*http.Request) bool
+	hung   chan struct{} // closed by Release
 	seen   []string
 }
 
@@ -923,6 +933,19 @@ func (p *apiProxy) handle(w http.ResponseWriter, r *http.Request) {
 		srv.Close()
 		panic(http.ErrAbortHandler)
 	}
+	p.mu.Lock()
+	hang := p.hangOn != nil && p.hangOn(r)
+	hung := p.hung
+	p.mu.Unlock()
+	if hang {
+		// The API server hangs: the request is read and never answered
+		// until Release (or the caller gives up).
+		select {
+		case <-hung:
+		case <-r.Context().Done():
+			panic(http.ErrAbortHandler)
+		}
+	}
 	p.count.Add(1)
 	p.upstream.ServeHTTP(w, r)
 }
@@ -931,6 +954,23 @@ func (p *apiProxy) handle(w http.ResponseWriter, r *http.Request) {
 func (p *apiProxy) FailOn(f func(*http.Request) bool) {
 	p.mu.Lock()
 	p.failOn = f
+	p.mu.Unlock()
+}
+
+// HangOn makes every request matching f hang until Release.
+func (p *apiProxy) HangOn(f func(*http.Request) bool) {
+	p.mu.Lock()
+	p.hangOn, p.hung = f, make(chan struct{})
+	p.mu.Unlock()
+}
+
+// Release lets hung requests through and stops hanging new ones.
+func (p *apiProxy) Release() {
+	p.mu.Lock()
+	if p.hung != nil {
+		close(p.hung)
+	}
+	p.hangOn, p.hung = nil, nil
 	p.mu.Unlock()
 }
 

@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,6 +93,49 @@ type redisServer struct {
 	URL    string        // redis://127.0.0.1:PORT/0, for the KV store and redis_url
 	Origin string        // redis://127.0.0.1:PORT, for allowed_outbound_hosts (redis_host)
 	Client *redis.Client // a go-redis client on database 0
+
+	tb   testing.TB
+	bin  string
+	port int
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Pause stops the server process (SIGSTOP): connections are accepted by
+// the kernel but nothing answers, as with a Redis stuck or overloaded.
+func (rs *redisServer) Pause() { rs.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (rs *redisServer) Resume() { rs.signal(syscall.SIGCONT) }
+
+func (rs *redisServer) signal(sig syscall.Signal) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if err := rs.cmd.Process.Signal(sig); err != nil {
+		rs.tb.Fatalf("redis-server: %v: %v", sig, err)
+	}
+}
+
+// Kill ends the server (SIGKILL): connections are refused.
+func (rs *redisServer) Kill() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	_ = rs.cmd.Process.Kill()
+	<-rs.done
+}
+
+// Restart starts a new, empty server on the same port after Kill.
+func (rs *redisServer) Restart() {
+	rs.tb.Helper()
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = rs.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rs.tb.Fatalf("redis-server: starting again on port %d: %v", rs.port, err)
 }
 
 // startRedisServer starts redis-server on a free 127.0.0.1 port without
@@ -122,46 +166,59 @@ func tryStartRedis(tb testing.TB, bin string) (*redisServer, error) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	origin := "redis://" + addr
+	rs := &redisServer{Addr: addr, URL: origin + "/0", Origin: origin, tb: tb, bin: bin, port: port,
+		Client: redis.NewClient(&redis.Options{Addr: addr, DB: 0})}
+	if err := rs.start(); err != nil {
+		rs.Client.Close()
+		return nil, err
+	}
+	tb.Cleanup(func() {
+		rs.Client.Close()
+		rs.mu.Lock()
+		cmd, done := rs.cmd, rs.done
+		rs.mu.Unlock()
+		_ = cmd.Process.Signal(syscall.SIGCONT) // a paused server cannot die
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	return rs, nil
+}
+
+// start runs redis-server on rs.port without persistence and waits for PING.
+func (rs *redisServer) start() error {
 	out := &logBuffer{}
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", tb.TempDir())
+	cmd := exec.Command(rs.bin, "--port", strconv.Itoa(rs.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", rs.tb.TempDir())
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }() //nolint:errcheck // killed at cleanup
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	c := redis.NewClient(&redis.Options{Addr: addr, DB: 0})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := c.Ping(context.Background()).Err()
+		err := rs.Client.Ping(context.Background()).Err()
 		if err == nil {
 			break
 		}
 		select {
 		case <-exited:
-			c.Close()
-			return nil, fmt.Errorf("exited: %s", out)
+			return fmt.Errorf("exited: %s", out)
 		default:
 		}
 		if time.Now().After(deadline) {
-			c.Close()
-			stop()
-			return nil, fmt.Errorf("not answering PING after 10s: %v\n%s", err, out)
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("not answering PING after 10s: %v\n%s", err, out)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	tb.Cleanup(func() {
-		c.Close()
-		stop()
-	})
-	origin := "redis://" + addr
-	return &redisServer{Addr: addr, URL: origin + "/0", Origin: origin, Client: c}, nil
+	rs.mu.Lock()
+	rs.cmd, rs.done = cmd, exited
+	rs.mu.Unlock()
+	return nil
 }
 
 // redisRuntimeConfig is the repository's runtime-config-redis.toml (next
@@ -214,6 +271,10 @@ type hostOptions struct {
 	Listener net.Listener
 	Name     string // prefix for this host's log lines, e.g. "host-2"
 	Quiet    bool   // do not print the host's log when the test fails
+
+	// StoreTimeout and OutboundHTTPTimeout are the host's per-call bounds
+	// (spinhost.Options; 0 = none, as in Spin).
+	StoreTimeout, OutboundHTTPTimeout time.Duration
 }
 
 // testHost is a running spinport.
@@ -284,6 +345,8 @@ func (o hostOptions) spinhostOptions(tb testing.TB) (spinhost.Options, *logBuffe
 		StateDir:            stateDir,
 		CompilationCacheDir: e2eCacheDir,
 		Logger:              log.New(logs, prefix, log.Lmicroseconds),
+		StoreTimeout:        o.StoreTimeout,
+		OutboundHTTPTimeout: o.OutboundHTTPTimeout,
 	}, logs
 }
 

@@ -5,6 +5,15 @@
 //	spinhost --manifest ../spin.toml [--listen 127.0.0.1:3000]
 //	         [--runtime-config-file f.toml] [--variable name=value]...
 //	         [--wasm path] [--state-dir dir] [--cache-dir dir]
+//	         [--store-timeout 0] [--outbound-timeout 0]
+//
+// --store-timeout bounds each key-value and outbound-Redis call and
+// --outbound-timeout each outbound HTTP request (headers and body); both
+// take Go durations such as 500ms or 5s. The default, 0, means no timeout,
+// as in Spin, whose Redis key-value store, outbound Redis and Spin 1
+// outbound HTTP have none: a call then ends only when it completes or the
+// incoming request's client goes away. Tests set them so that a paused
+// Redis or a stalled server answers the guest an error instead of hanging.
 package main
 
 import (
@@ -46,7 +55,13 @@ func main() {
 	flag.StringVar(&opts.StateDir, "state-dir", "", "state directory (default <manifest dir>/.spin)")
 	flag.StringVar(&opts.CompilationCacheDir, "cache-dir", "", "keep compiled wasm code in this directory across runs")
 	flag.Var(vars, "variable", "set an application variable (name=value); may be repeated")
+	flag.DurationVar(&opts.StoreTimeout, "store-timeout", 0, "bound each key-value and outbound-Redis call, e.g. 5s (0 = no timeout, as in Spin)")
+	flag.DurationVar(&opts.OutboundHTTPTimeout, "outbound-timeout", 0, "bound each outbound HTTP request, headers and body, e.g. 30s (0 = no timeout, as in Spin)")
 	flag.Parse()
+	if opts.StoreTimeout < 0 || opts.OutboundHTTPTimeout < 0 {
+		fmt.Fprintln(os.Stderr, "spinhost: -store-timeout and -outbound-timeout must not be negative")
+		os.Exit(2)
+	}
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "spinhost: unexpected arguments %v\n", flag.Args())
 		os.Exit(2)
