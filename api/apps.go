@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/spinport/spinport"
+
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/jsonw"
 	"github.com/spinport/spinport/kv"
@@ -13,7 +15,7 @@ import (
 var appFields = []string{"name", "replicas", "autoscaling", "domains", "kv"}
 
 // readScaling applies replicas/autoscaling from the body onto cur.
-func readScaling(b body, cur kv.Scaling) (kv.Scaling, error) {
+func readScaling(b body, cur spinport.Scaling) (spinport.Scaling, error) {
 	if b.has("replicas") && b.has("autoscaling") {
 		return cur, badRequest("replicas", "give either replicas or autoscaling, not both (SpinKube rejects both)")
 	}
@@ -25,7 +27,7 @@ func readScaling(b body, cur kv.Scaling) (kv.Scaling, error) {
 		if n < 1 {
 			return cur, badRequest("replicas", "replicas must be at least 1; to stop an app, delete it")
 		}
-		return kv.Scaling{Replicas: n}, nil
+		return spinport.Scaling{Replicas: n}, nil
 	}
 	if b.has("autoscaling") {
 		ab, _, err := b.obj("autoscaling", "minReplicas", "maxReplicas")
@@ -43,7 +45,7 @@ func readScaling(b body, cur kv.Scaling) (kv.Scaling, error) {
 		if min < 1 || max < min {
 			return cur, badRequest("autoscaling", "autoscaling needs 1 <= minReplicas <= maxReplicas")
 		}
-		return kv.Scaling{Autoscale: true, MinReplicas: min, MaxReplicas: max}, nil
+		return spinport.Scaling{Autoscale: true, MinReplicas: min, MaxReplicas: max}, nil
 	}
 	return cur, nil
 }
@@ -53,13 +55,13 @@ func (s *Server) readDomains(b body) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(ds) > maxDomains {
-		return nil, badRequest("domains", "at most "+strconv.Itoa(maxDomains)+" custom domains per app")
+	if len(ds) > spinport.MaxDomains {
+		return nil, badRequest("domains", "at most "+strconv.Itoa(spinport.MaxDomains)+" custom domains per app")
 	}
 	seen := map[string]bool{}
 	out := make([]string, 0, len(ds))
 	for _, d := range ds {
-		if err := checkDomain(d, s.Config.BaseDomain); err != nil {
+		if err := spinport.CheckDomain(d, s.Config.BaseDomain); err != nil {
 			return nil, err
 		}
 		if !seen[d] {
@@ -93,18 +95,18 @@ func (s *Server) claimDomains(tenant, app string, want, have []string) error {
 	return nil
 }
 
-func (s *Server) loadApp(a access, name string) (kv.App, error) {
+func (s *Server) loadApp(a access, name string) (spinport.App, error) {
 	if err := a.app(name); err != nil {
-		return kv.App{}, err
+		return spinport.App{}, err
 	}
 	app, err := s.DB.GetApp(a.tenant.Slug, name)
 	if errors.Is(err, kv.ErrNotFound) {
-		return kv.App{}, notFound("no app \"" + name + "\" in tenant " + a.tenant.Slug)
+		return spinport.App{}, notFound("no app \"" + name + "\" in tenant " + a.tenant.Slug)
 	}
 	return app, err
 }
 
-func (s *Server) appJSON(app kv.App) ([]byte, error) {
+func (s *Server) appJSON(app spinport.App) ([]byte, error) {
 	current, err := s.currentRevision(app)
 	if err != nil {
 		return nil, err
@@ -112,7 +114,7 @@ func (s *Server) appJSON(app kv.App) ([]byte, error) {
 	return one(func(w *jsonw.W) { s.writeApp(w, app, current) }), nil
 }
 
-func (s *Server) currentRevision(app kv.App) (int64, error) {
+func (s *Server) currentRevision(app spinport.App) (int64, error) {
 	rev, err := s.DB.LatestRevision(app.Tenant, app.Name)
 	if errors.Is(err, kv.ErrNotFound) {
 		return 0, nil
@@ -121,7 +123,7 @@ func (s *Server) currentRevision(app kv.App) (int64, error) {
 }
 
 func createApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAs(p, ps, kv.RoleOwner)
+	a, err := s.tenantAs(p, ps, spinport.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -136,10 +138,10 @@ func createApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkAppName(name); err != nil {
+	if err := spinport.CheckAppName(name); err != nil {
 		return 0, nil, err
 	}
-	scaling, err := readScaling(b, kv.Scaling{Replicas: 1})
+	scaling, err := readScaling(b, spinport.Scaling{Replicas: 1})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -152,7 +154,7 @@ func createApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 		return 0, nil, err
 	}
 	now := s.now()
-	app := kv.App{Tenant: a.tenant.Slug, Name: name, Scaling: scaling, Domains: domains, KV: useKV, CreatedAt: now, UpdatedAt: now, CreatedBy: p.ID}
+	app := spinport.App{Tenant: a.tenant.Slug, Name: name, Scaling: scaling, Domains: domains, KV: useKV, CreatedAt: now, UpdatedAt: now, CreatedBy: p.ID}
 	if err := s.claimDomains(app.Tenant, name, domains, nil); err != nil {
 		return 0, nil, err
 	}
@@ -180,7 +182,7 @@ func listApps(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (i
 	if err != nil {
 		return 0, nil, err
 	}
-	var apps []kv.App
+	var apps []spinport.App
 	next := ""
 	if p.Token != nil && p.Token.App != "" {
 		app, err := s.loadApp(a, p.Token.App)
@@ -201,7 +203,7 @@ func listApps(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (i
 }
 
 func getApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
+	_, app, err := s.appAccess(p, ps, spinport.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -210,7 +212,7 @@ func getApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int
 }
 
 func updateApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, app, err := s.appAccess(p, ps, kv.RoleViewer)
+	a, app, err := s.appAccess(p, ps, spinport.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -219,9 +221,9 @@ func updateApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 		return 0, nil, err
 	}
 	// Scaling is a deployer's job; domains and KV binding are the owner's.
-	need := kv.RoleDeployer
+	need := spinport.RoleDeployer
 	if b.has("domains") || b.has("kv") {
-		need = kv.RoleOwner
+		need = spinport.RoleOwner
 	}
 	if err := a.require(need); err != nil {
 		return 0, nil, err
@@ -260,7 +262,7 @@ func updateApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 }
 
 func deleteApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	_, app, err := s.appAccess(p, ps, kv.RoleOwner)
+	_, app, err := s.appAccess(p, ps, spinport.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -279,7 +281,7 @@ func deleteApp(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 // ---- variables
 
 func listVariables(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
+	_, app, err := s.appAccess(p, ps, spinport.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -291,12 +293,12 @@ func listVariables(s *Server, r *http.Request, ps httprouter.Params, p *Principa
 }
 
 func setVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, app, err := s.appAccess(p, ps, kv.RoleDeployer)
+	a, app, err := s.appAccess(p, ps, spinport.RoleDeployer)
 	if err != nil {
 		return 0, nil, err
 	}
 	name := ps.ByName("name")
-	if err := checkVariableName(name); err != nil {
+	if err := spinport.CheckVariableName(name); err != nil {
 		return 0, nil, err
 	}
 	b, err := readBody(r, "value", "secret")
@@ -310,7 +312,7 @@ func setVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 	if err != nil {
 		return 0, nil, err
 	}
-	if len(value) > maxValueLen {
+	if len(value) > spinport.MaxValueLen {
 		return 0, nil, badRequest("value", "value is over 16 KiB")
 	}
 	secret, err := b.bool("secret", false)
@@ -327,8 +329,8 @@ func setVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 		if err != nil {
 			return 0, nil, err
 		}
-		if len(vars) >= maxVariables {
-			return 0, nil, badRequest("name", "an app has at most "+strconv.Itoa(maxVariables)+" variables")
+		if len(vars) >= spinport.MaxVariables {
+			return 0, nil, badRequest("name", "an app has at most "+strconv.Itoa(spinport.MaxVariables)+" variables")
 		}
 	}
 	if secret {
@@ -346,7 +348,7 @@ func setVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 			return 0, nil, err
 		}
 	}
-	v := kv.Variable{Name: name, Value: value, Secret: secret, UpdatedAt: s.now()}
+	v := spinport.Variable{Name: name, Value: value, Secret: secret, UpdatedAt: s.now()}
 	if err := s.DB.SetVariable(app.Tenant, app.Name, v); err != nil {
 		return 0, nil, err
 	}
@@ -362,7 +364,7 @@ func setVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 }
 
 func deleteVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, app, err := s.appAccess(p, ps, kv.RoleDeployer)
+	a, app, err := s.appAccess(p, ps, spinport.RoleDeployer)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/spinport/spinport"
+
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/kv"
 )
@@ -17,8 +19,8 @@ type Principal struct {
 	UserID  string // set for users (and "admin" for the bootstrap admin)
 	Name    string
 	Admin   bool
-	Token   *kv.Token   // set for API tokens
-	Session *kv.Session // set for portal sessions
+	Token   *spinport.Token   // set for API tokens
+	Session *spinport.Session // set for portal sessions
 }
 
 const (
@@ -97,7 +99,7 @@ func splitToken(tok string) (id, secret string, ok bool) {
 		return "", "", false
 	}
 	id, secret, ok = strings.Cut(rest, "_")
-	if !ok || len(id) != 16 || !isHex(id) || len(secret) != 64 || !isHex(secret) {
+	if !ok || len(id) != 16 || !spinport.IsHex(id) || len(secret) != 64 || !spinport.IsHex(secret) {
 		return "", "", false
 	}
 	return id, secret, true
@@ -139,8 +141,8 @@ func (s *Server) randomHex(n int) (string, error) {
 func scopeRole(scopes []string) string {
 	role := ""
 	for _, sc := range scopes {
-		r := map[string]string{"read": kv.RoleViewer, "deploy": kv.RoleDeployer, "manage": kv.RoleOwner}[sc]
-		if kv.RoleRank(r) > kv.RoleRank(role) {
+		r := map[string]string{"read": spinport.RoleViewer, "deploy": spinport.RoleDeployer, "manage": spinport.RoleOwner}[sc]
+		if spinport.RoleRank(r) > spinport.RoleRank(role) {
 			role = r
 		}
 	}
@@ -149,7 +151,7 @@ func scopeRole(scopes []string) string {
 
 // access is what a principal may do in one tenant.
 type access struct {
-	tenant kv.Tenant
+	tenant spinport.Tenant
 	role   string
 	p      *Principal
 }
@@ -159,13 +161,13 @@ type access struct {
 func (s *Server) tenantAccess(p *Principal, slug string) (access, error) {
 	hidden := notFound("no tenant \"" + slug + "\" that you can see")
 	// The name's form only: a tenant created before a name was reserved stays reachable.
-	if err := checkName("slug", "tenant", slug, maxTenantLen); err != nil {
+	if err := spinport.CheckName("slug", "tenant", slug, spinport.MaxTenantLen); err != nil {
 		return access{}, hidden
 	}
 	var role string
 	switch {
 	case p.Admin:
-		role = kv.RoleOwner
+		role = spinport.RoleOwner
 	case p.Token != nil:
 		if p.Token.Tenant != slug {
 			return access{}, hidden
@@ -210,10 +212,10 @@ func (s *Server) tenantAsHuman(p *Principal, ps httprouter.Params, need string) 
 }
 
 // appAccess resolves the route's tenant and app and requires a role.
-func (s *Server) appAccess(p *Principal, ps httprouter.Params, need string) (access, kv.App, error) {
+func (s *Server) appAccess(p *Principal, ps httprouter.Params, need string) (access, spinport.App, error) {
 	a, err := s.tenantAs(p, ps, need)
 	if err != nil {
-		return a, kv.App{}, err
+		return a, spinport.App{}, err
 	}
 	app, err := s.loadApp(a, ps.ByName("app"))
 	return a, app, err
@@ -221,7 +223,7 @@ func (s *Server) appAccess(p *Principal, ps httprouter.Params, need string) (acc
 
 // require refuses unless the caller's role is at least need.
 func (a access) require(need string) error {
-	if kv.RoleRank(a.role) >= kv.RoleRank(need) {
+	if spinport.RoleRank(a.role) >= spinport.RoleRank(need) {
 		return nil
 	}
 	return forbidden("this needs the " + need + " role in tenant " + a.tenant.Slug + "; you have " + orNone(a.role))
@@ -254,7 +256,7 @@ func orNone(role string) string {
 // audit records an event in the tenant's log. A failure to audit is
 // logged, not returned: the change itself already happened.
 func (s *Server) audit(tenant string, p *Principal, action, target, outcome, detail string) {
-	err := s.DB.Audit(tenant, kv.AuditEvent{Time: s.now(), Actor: p.ID, Action: action, Target: target, Outcome: outcome, Detail: detail})
+	err := s.DB.Audit(tenant, spinport.AuditEvent{Time: s.now(), Actor: p.ID, Action: action, Target: target, Outcome: outcome, Detail: detail})
 	if err != nil {
 		s.logf("audit write failed: " + err.Error())
 	}

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+
+	"github.com/spinport/spinport"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/jsonw"
@@ -12,18 +15,18 @@ import (
 
 // snapshot is a revision carrying the app's current settings, so a
 // rollback restores configuration together with the image.
-func (s *Server) snapshot(app kv.App) (kv.Revision, error) {
+func (s *Server) snapshot(app spinport.App) (spinport.Revision, error) {
 	vars, err := s.DB.Variables(app.Tenant, app.Name)
 	if err != nil {
-		return kv.Revision{}, err
+		return spinport.Revision{}, err
 	}
 	for i := range vars {
 		if vars[i].Secret {
 			vars[i].Value = ""
 		}
 	}
-	return kv.Revision{Scaling: app.Scaling, Variables: vars, Domains: app.Domains, KV: app.KV,
-		CreatedAt: s.now(), State: kv.StatePending}, nil
+	return spinport.Revision{Scaling: app.Scaling, Variables: vars, Domains: app.Domains, KV: app.KV,
+		CreatedAt: s.now(), State: spinport.StatePending}, nil
 }
 
 func sourceOf(p *Principal, asked string) (string, error) {
@@ -40,7 +43,7 @@ func sourceOf(p *Principal, asked string) (string, error) {
 }
 
 func createDeployment(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, app, err := s.appAccess(p, ps, kv.RoleDeployer)
+	a, app, err := s.appAccess(p, ps, spinport.RoleDeployer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -52,20 +55,20 @@ func createDeployment(s *Server, r *http.Request, ps httprouter.Params, p *Princ
 	if err != nil {
 		return 0, nil, err
 	}
-	im, err := parseImage(ref)
+	im, err := spinport.ParseImage(ref)
 	if err != nil {
 		return 0, nil, err
 	}
-	if !registryAllowed(im, s.Config.RegistryAllowlist) {
+	if !spinport.RegistryAllowed(im, s.Config.RegistryAllowlist) {
 		s.audit(app.Tenant, p, "deploy", "app/"+app.Name, "denied", "registry not allowed: "+im.Registry)
 		return 0, nil, &Problem{Status: http.StatusForbidden, Title: "Registry not allowed", Field: "image",
-			Detail: "images from " + im.Registry + "/" + im.Repository + " are not allowed on this installation; allowed: " + joinList(s.Config.RegistryAllowlist)}
+			Detail: "images from " + im.Registry + "/" + im.Repository + " are not allowed on this installation; allowed: " + strings.Join(s.Config.RegistryAllowlist, ", ")}
 	}
 	rev, err := s.snapshot(app)
 	if err != nil {
 		return 0, nil, err
 	}
-	rev.Image, rev.Digest, rev.Cause, rev.Actor = im.String(), im.Digest, kv.CauseDeploy, p.ID
+	rev.Image, rev.Digest, rev.Cause, rev.Actor = im.String(), im.Digest, spinport.CauseDeploy, p.ID
 	if rev.Source, err = b.str("source"); err != nil {
 		return 0, nil, err
 	}
@@ -81,7 +84,7 @@ func createDeployment(s *Server, r *http.Request, ps httprouter.Params, p *Princ
 	if len(rev.GitRef) > 256 {
 		return 0, nil, badRequest("gitRef", "gitRef is at most 256 characters")
 	}
-	if rev.GitSHA != "" && (len(rev.GitSHA) < 7 || len(rev.GitSHA) > 64 || !isHex(rev.GitSHA)) {
+	if rev.GitSHA != "" && (len(rev.GitSHA) < 7 || len(rev.GitSHA) > 64 || !spinport.IsHex(rev.GitSHA)) {
 		return 0, nil, badRequest("gitSha", "gitSha must be 7-64 lowercase hex characters")
 	}
 	rev, existed, err := s.DB.AddRevision(app.Tenant, app.Name, rev)
@@ -92,7 +95,7 @@ func createDeployment(s *Server, r *http.Request, ps httprouter.Params, p *Princ
 	// request died mid-apply: the client gave up on a hung API server):
 	// apply it. Every step is a server-side apply, so this converges.
 	// Without a cluster, pending is where a revision stays.
-	unfinished := rev.State == kv.StateFailed || (rev.State == kv.StatePending && s.Deployer != nil)
+	unfinished := rev.State == spinport.StateFailed || (rev.State == spinport.StatePending && s.Deployer != nil)
 	if existed && !unfinished {
 		return http.StatusOK, one(func(w *jsonw.W) { writeRevision(w, rev) }), nil
 	}
@@ -108,17 +111,6 @@ func createDeployment(s *Server, r *http.Request, ps httprouter.Params, p *Princ
 	return status, one(func(w *jsonw.W) { writeRevision(w, rev) }), nil
 }
 
-func joinList(l []string) string {
-	out := ""
-	for i, s := range l {
-		if i > 0 {
-			out += ", "
-		}
-		out += s
-	}
-	return out
-}
-
 func outcome(err error) string {
 	if err != nil {
 		return "failed"
@@ -129,16 +121,16 @@ func outcome(err error) string {
 // apply hands the revision to the deployer and records the state reached.
 // A failure marks the revision failed with the reason and is returned, so
 // the client learns the deploy did not happen; retrying repairs it.
-func (s *Server) apply(t kv.Tenant, app kv.App, rev kv.Revision) (kv.Revision, error) {
+func (s *Server) apply(t spinport.Tenant, app spinport.App, rev spinport.Revision) (spinport.Revision, error) {
 	if s.Deployer == nil {
-		rev.State, rev.Reason = kv.StatePending, "no Kubernetes cluster is configured; the revision is recorded only"
+		rev.State, rev.Reason = spinport.StatePending, "no Kubernetes cluster is configured; the revision is recorded only"
 		return rev, s.DB.UpdateRevision(app.Tenant, app.Name, rev)
 	}
 	err := s.Deployer.Apply(t, app, rev)
 	if err != nil {
-		rev.State, rev.Reason = kv.StateFailed, err.Error()
+		rev.State, rev.Reason = spinport.StateFailed, err.Error()
 	} else {
-		rev.State, rev.Reason = kv.StateApplied, ""
+		rev.State, rev.Reason = spinport.StateApplied, ""
 		if terr := s.tenantApplied(&t); terr != nil { // Apply applied the tenant's objects too
 			s.logf("recording the tenant's cluster objects as applied: " + terr.Error())
 		}
@@ -151,7 +143,7 @@ func (s *Server) apply(t kv.Tenant, app kv.App, rev kv.Revision) (kv.Revision, e
 
 // redeploy makes a config revision when a deployed app's settings change,
 // so the change reaches the cluster and can be rolled back.
-func (s *Server) redeploy(a access, app kv.App, p *Principal, why string) error {
+func (s *Server) redeploy(a access, app spinport.App, p *Principal, why string) error {
 	cur, err := s.DB.LatestRevision(app.Tenant, app.Name)
 	if errors.Is(err, kv.ErrNotFound) {
 		return nil // never deployed: nothing runs yet
@@ -163,7 +155,7 @@ func (s *Server) redeploy(a access, app kv.App, p *Principal, why string) error 
 	if err != nil {
 		return err
 	}
-	rev.Image, rev.Digest, rev.Cause, rev.Source, rev.Actor = cur.Image, cur.Digest, kv.CauseConfig, "api", p.ID
+	rev.Image, rev.Digest, rev.Cause, rev.Source, rev.Actor = cur.Image, cur.Digest, spinport.CauseConfig, "api", p.ID
 	if p.Session != nil {
 		rev.Source = "portal"
 	}
@@ -177,7 +169,7 @@ func (s *Server) redeploy(a access, app kv.App, p *Principal, why string) error 
 }
 
 func rollback(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, app, err := s.appAccess(p, ps, kv.RoleDeployer)
+	a, app, err := s.appAccess(p, ps, spinport.RoleDeployer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -202,8 +194,8 @@ func rollback(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (i
 	// The earlier revision's settings come back with its image; secret
 	// values are whatever the Secret holds now (they are never stored here).
 	rev := target
-	rev.Number, rev.Cause, rev.RollbackOf, rev.Actor, rev.CreatedAt = 0, kv.CauseRollback, target.Number, p.ID, s.now()
-	rev.State, rev.Reason, rev.Source, rev.GitRef, rev.GitSHA = kv.StatePending, "", "api", target.GitRef, target.GitSHA
+	rev.Number, rev.Cause, rev.RollbackOf, rev.Actor, rev.CreatedAt = 0, spinport.CauseRollback, target.Number, p.ID, s.now()
+	rev.State, rev.Reason, rev.Source, rev.GitRef, rev.GitSHA = spinport.StatePending, "", "api", target.GitRef, target.GitSHA
 	if p.Session != nil {
 		rev.Source = "portal"
 	}
@@ -225,7 +217,7 @@ func rollback(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (i
 }
 
 func listRevisions(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
+	_, app, err := s.appAccess(p, ps, spinport.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -256,7 +248,7 @@ func numCursor(c string) (int64, error) {
 }
 
 func getRevision(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
+	_, app, err := s.appAccess(p, ps, spinport.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spinport/spinport/k8sproxy"
+	"github.com/spinport/spinport"
 )
 
 // A token created with an Idempotency-Key: the secret is in the first
@@ -161,7 +161,7 @@ func TestReservedNames(t *testing.T) {
 func TestTenantCreatedWhileKubernetesRefusedConverges(t *testing.T) {
 	h := newHarness(t)
 	alice, bob := h.user("alice"), h.user("bob")
-	h.dep.fail = &k8sproxy.UnavailableError{Method: "PATCH", Path: "/api/v1/namespaces/spinport-acme", Cause: "connection refused"}
+	h.dep.fail = &spinport.Error{Kind: spinport.Unavailable, Title: "Kubernetes unavailable", Detail: "tenant acme: the Kubernetes API server did not answer; retry"}
 	r := h.must(503, alice, "POST", "/api/v1/tenants", `{"slug":"acme"}`)
 	if r.header.Get("Retry-After") == "" {
 		t.Errorf("503 without Retry-After: %v", r.header)

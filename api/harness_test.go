@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spinport/spinport"
+
 	"github.com/spinport/spinport/kv"
 	"github.com/tidwall/gjson"
 )
@@ -36,12 +38,12 @@ func (d *recordingDeployer) record(s string) error {
 	d.applied = append(d.applied, s)
 	return nil
 }
-func (d *recordingDeployer) ApplyTenant(t kv.Tenant) error  { return d.record("tenant " + t.Slug) }
-func (d *recordingDeployer) DeleteTenant(slug string) error { return d.record("delete tenant " + slug) }
-func (d *recordingDeployer) Apply(t kv.Tenant, a kv.App, r kv.Revision) error {
+func (d *recordingDeployer) ApplyTenant(t spinport.Tenant) error { return d.record("tenant " + t.Slug) }
+func (d *recordingDeployer) DeleteTenant(slug string) error      { return d.record("delete tenant " + slug) }
+func (d *recordingDeployer) Apply(t spinport.Tenant, a spinport.App, r spinport.Revision) error {
 	return d.record("apply " + a.Tenant + "/" + a.Name + " " + r.Image)
 }
-func (d *recordingDeployer) DeleteApp(a kv.App) error {
+func (d *recordingDeployer) DeleteApp(a spinport.App) error {
 	return d.record("delete " + a.Tenant + "/" + a.Name)
 }
 func (d *recordingDeployer) SetSecret(t, a, n, v string) error {
@@ -56,10 +58,10 @@ func (d *recordingDeployer) SetSecret(t, a, n, v string) error {
 	d.secrets[t+"/"+a+"/"+n] = v
 	return nil
 }
-func (d *recordingDeployer) Status(a kv.App) (Status, error) {
-	return Status{JSON: []byte(`{"spinApp":null}`)}, d.record("status " + a.Name)
+func (d *recordingDeployer) Status(a spinport.App) (spinport.Status, error) {
+	return spinport.Status{JSON: []byte(`{"spinApp":null}`)}, d.record("status " + a.Name)
 }
-func (d *recordingDeployer) Logs(a kv.App, tail int) ([]byte, error) {
+func (d *recordingDeployer) Logs(a spinport.App, tail int) ([]byte, error) {
 	return []byte(`{"pods":[]}`), d.record("logs " + a.Name)
 }
 func (d *recordingDeployer) DeleteSecret(t, a, n string) error {
@@ -155,11 +157,11 @@ func (h *harness) must(want int, c caller, method, path, body string, headers ..
 // user creates a user with a portal session and returns a caller for it.
 func (h *harness) user(id string) caller {
 	h.t.Helper()
-	if err := h.srv.DB.PutUser(kv.User{ID: id, Issuer: "https://idp.test", Subject: id, DisplayName: "User " + id}); err != nil {
+	if err := h.srv.DB.PutUser(spinport.User{ID: id, Issuer: "https://idp.test", Subject: id, DisplayName: "User " + id}); err != nil {
 		h.t.Fatal(err)
 	}
 	cookie, csrf := "cookie-"+id+"-0123456789abcdef", "csrf-"+id
-	err := h.srv.DB.PutSession(kv.SecretHash(cookie), kv.Session{UserID: id, CSRF: csrf, ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	err := h.srv.DB.PutSession(kv.SecretHash(cookie), spinport.Session{UserID: id, CSRF: csrf, ExpiresAt: time.Now().Add(time.Hour).Unix()})
 	if err != nil {
 		h.t.Fatal(err)
 	}

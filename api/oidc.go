@@ -26,9 +26,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spinport/spinport"
+
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/jsonw"
-	"github.com/spinport/spinport/kv"
 	"github.com/tidwall/gjson"
 )
 
@@ -173,7 +174,7 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request) (userID,
 			Detail: "the identity provider's ID token was refused: " + err.Error() + "; " + restartHint}
 	}
 
-	u := kv.User{Issuer: ls.Issuer, Subject: claims.Subject, CreatedAt: s.now()}
+	u := spinport.User{Issuer: ls.Issuer, Subject: claims.Subject, CreatedAt: s.now()}
 	if claims.EmailVerified != "false" { // absent counts as verified: many providers never send it
 		u.Email = claims.Email
 	}
@@ -254,7 +255,7 @@ func parseLoginState(b []byte) (loginState, bool) {
 		Return: safeReturnPath(r.Get("return").String()), ExpiresAt: r.Get("expiresAt").Int(), Issuer: r.Get("issuer").String(),
 		ClientID: r.Get("clientId").String(), TokenEndpoint: r.Get("tokenEndpoint").String(), JWKSURI: r.Get("jwksUri").String(),
 		BasicAuth: r.Get("basicAuth").Bool()}
-	ok := len(ls.State) == 64 && isHex(ls.State) && ls.Verifier != "" && ls.Nonce != "" && ls.ExpiresAt > 0 &&
+	ok := len(ls.State) == 64 && spinport.IsHex(ls.State) && ls.Verifier != "" && ls.Nonce != "" && ls.ExpiresAt > 0 &&
 		ls.Issuer != "" && ls.ClientID != "" && ls.TokenEndpoint != "" && ls.JWKSURI != ""
 	return ls, ok
 }

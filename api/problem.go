@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/jsonw"
 	"github.com/spinport/spinport/kv"
 )
@@ -78,12 +79,37 @@ func IsUnavailable(err error) bool {
 	return false
 }
 
+// kinds maps each kind of spinport.Error to its status and default title.
+var kinds = map[spinport.Kind]struct {
+	status int
+	title  string
+}{
+	spinport.Invalid:      {http.StatusBadRequest, "Invalid request"},
+	spinport.Unauthorized: {http.StatusUnauthorized, "Unauthorized"},
+	spinport.Forbidden:    {http.StatusForbidden, "Forbidden"},
+	spinport.NotFound:     {http.StatusNotFound, "Not found"},
+	spinport.Conflict:     {http.StatusConflict, "Conflict"},
+	spinport.Refused:      {http.StatusUnprocessableEntity, "Refused"},
+	spinport.Failed:       {http.StatusBadGateway, "Dependency failed"},
+	spinport.Unavailable:  {http.StatusServiceUnavailable, "Service unavailable"},
+}
+
 func toProblem(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
 	}
-	var q *kv.QuotaError
+	var de *spinport.Error
+	if errors.As(err, &de) {
+		if k, ok := kinds[de.Kind]; ok {
+			title := de.Title
+			if title == "" {
+				title = k.title
+			}
+			return &Problem{Status: k.status, Title: title, Field: de.Field, Detail: de.Detail}
+		}
+	}
+	var q *spinport.QuotaError
 	if errors.As(err, &q) {
 		return &Problem{Status: http.StatusForbidden, Title: "Quota exceeded", Quota: q.Quota,
 			Detail: "the tenant's quota " + q.Quota + " is " + strconv.FormatInt(q.Limit, 10) + ": remove something or ask an installation admin to raise it"}

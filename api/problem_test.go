@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/kv"
 )
 
@@ -45,7 +46,7 @@ func TestErrorMapping(t *testing.T) {
 		{"joined", errors.Join(errors.New("a"), downError{}), 503, "retry"},
 		{"not found", kv.ErrNotFound, 404, "no such"},
 		{"conflict", kv.ErrConflict, 409, "retry"},
-		{"quota", &kv.QuotaError{Quota: "maxApps", Limit: 3}, 403, "maxApps"},
+		{"quota", &spinport.QuotaError{Quota: "maxApps", Limit: 3}, 403, "maxApps"},
 		{"problem", badRequest("name", "bad name"), 400, "bad name"},
 	} {
 		var logged []string

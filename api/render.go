@@ -4,8 +4,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spinport/spinport"
+
 	"github.com/spinport/spinport/jsonw"
-	"github.com/spinport/spinport/kv"
 )
 
 func rfc3339(unix int64) string {
@@ -15,17 +16,17 @@ func rfc3339(unix int64) string {
 	return time.Unix(unix, 0).UTC().Format(time.RFC3339)
 }
 
-func writeTenant(w *jsonw.W, t kv.Tenant, role string) {
+func writeTenant(w *jsonw.W, t spinport.Tenant, role string) {
 	w.Object().Str("slug", t.Slug).Str("displayName", t.DisplayName)
 	w.Key("quotas").Object().Num("maxApps", t.Quotas.MaxApps).Num("maxReplicasPerApp", t.Quotas.MaxReplicasPerApp).Num("maxTotalReplicas", t.Quotas.MaxTotalReplicas).End()
 	w.Str("createdAt", rfc3339(t.CreatedAt)).OptStr("role", role).End()
 }
 
-func writeMember(w *jsonw.W, m kv.Member, u kv.User) {
+func writeMember(w *jsonw.W, m spinport.Member, u spinport.User) {
 	w.Object().Str("user", m.UserID).Str("role", m.Role).OptStr("displayName", u.DisplayName).OptStr("email", u.Email).Str("addedAt", rfc3339(m.AddedAt)).End()
 }
 
-func writeScaling(w *jsonw.W, s kv.Scaling) {
+func writeScaling(w *jsonw.W, s spinport.Scaling) {
 	if s.Autoscale {
 		w.Key("autoscaling").Object().Num("minReplicas", s.MinReplicas).Num("maxReplicas", s.MaxReplicas).End()
 		return
@@ -33,7 +34,7 @@ func writeScaling(w *jsonw.W, s kv.Scaling) {
 	w.Num("replicas", s.Replicas)
 }
 
-func (s *Server) writeApp(w *jsonw.W, a kv.App, current int64) {
+func (s *Server) writeApp(w *jsonw.W, a spinport.App, current int64) {
 	w.Object().Str("tenant", a.Tenant).Str("name", a.Name)
 	writeScaling(w, a.Scaling)
 	w.Strings("domains", a.Domains).Str("defaultHost", s.defaultHost(a)).Flag("kv", a.KV)
@@ -46,11 +47,11 @@ func (s *Server) writeApp(w *jsonw.W, a kv.App, current int64) {
 }
 
 // defaultHost is <app>-<tenant>.<base domain>.
-func (s *Server) defaultHost(a kv.App) string {
-	return a.Name + "-" + a.Tenant + "." + s.Config.BaseDomain
+func (s *Server) defaultHost(a spinport.App) string {
+	return spinport.DefaultHost(a.Name, a.Tenant, s.Config.BaseDomain)
 }
 
-func writeVariable(w *jsonw.W, v kv.Variable) {
+func writeVariable(w *jsonw.W, v spinport.Variable) {
 	w.Object().Str("name", v.Name).Flag("secret", v.Secret)
 	if !v.Secret {
 		w.Str("value", v.Value)
@@ -58,7 +59,7 @@ func writeVariable(w *jsonw.W, v kv.Variable) {
 	w.Str("updatedAt", rfc3339(v.UpdatedAt)).End()
 }
 
-func writeRevision(w *jsonw.W, r kv.Revision) {
+func writeRevision(w *jsonw.W, r spinport.Revision) {
 	w.Object().Num("number", r.Number).Str("image", r.Image).OptStr("digest", r.Digest).Str("cause", r.Cause).Str("source", r.Source).
 		OptStr("gitRef", r.GitRef).OptStr("gitSha", r.GitSHA).Str("actor", r.Actor).Str("createdAt", rfc3339(r.CreatedAt)).
 		Str("state", r.State).OptStr("reason", r.Reason)
@@ -73,13 +74,13 @@ func writeRevision(w *jsonw.W, r kv.Revision) {
 	w.End().Strings("domains", r.Domains).End()
 }
 
-func writeToken(w *jsonw.W, t kv.Token) {
+func writeToken(w *jsonw.W, t spinport.Token) {
 	w.Object().Str("id", t.ID).Str("name", t.Name).Strings("scopes", t.Scopes).OptStr("app", t.App).
 		Str("createdAt", rfc3339(t.CreatedAt)).Str("createdBy", t.CreatedBy).OptStr("expiresAt", rfc3339(t.ExpiresAt)).
 		OptStr("lastUsedAt", rfc3339(t.LastUsed)).End()
 }
 
-func writeAudit(w *jsonw.W, e kv.AuditEvent) {
+func writeAudit(w *jsonw.W, e spinport.AuditEvent) {
 	w.Object().Num("seq", e.Seq).Str("time", rfc3339(e.Time)).Str("actor", e.Actor).Str("action", e.Action).
 		Str("target", e.Target).Str("outcome", e.Outcome).OptStr("detail", e.Detail).End()
 }

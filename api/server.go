@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/kv"
 )
 
@@ -42,8 +43,8 @@ type OIDCConfig struct {
 // single request, so nothing here is shared between requests.
 type Server struct {
 	DB       kv.DB
-	Deployer Deployer // nil: no Kubernetes configured, revisions stay pending
-	HTTP     Doer     // outbound HTTP for OIDC
+	Deployer spinport.Deployer // nil: no Kubernetes configured, revisions stay pending
+	HTTP     Doer              // outbound HTTP for OIDC
 	Config   Config
 	Now      func() time.Time
 	Rand     io.Reader // crypto/rand.Reader in production

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spinport/spinport"
+
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/jsonw"
 	"github.com/spinport/spinport/kv"
@@ -61,7 +63,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID str
 		return "", err
 	}
 	now := s.Now()
-	sess := kv.Session{UserID: userID, CSRF: csrf, CreatedAt: now.Unix(), ExpiresAt: now.Add(sessionTTL).Unix()}
+	sess := spinport.Session{UserID: userID, CSRF: csrf, CreatedAt: now.Unix(), ExpiresAt: now.Add(sessionTTL).Unix()}
 	if err := s.DB.PutSession(kv.SecretHash(id), sess); err != nil {
 		return "", err
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/spinport/spinport"
+
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/jsonw"
 	"github.com/spinport/spinport/kv"
@@ -13,7 +15,7 @@ import (
 // getStatus reports the cluster's view of the app and moves the newest
 // revision from applied to ready (or failed, with the reason) as seen.
 func getStatus(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
+	_, app, err := s.appAccess(p, ps, spinport.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -32,10 +34,10 @@ func getStatus(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 	if hasRev && st.Revision == rev.Number {
 		next := rev
 		switch {
-		case st.Failure != "" && rev.State != kv.StateFailed:
-			next.State, next.Reason = kv.StateFailed, st.Failure
-		case st.Ready && rev.State == kv.StateApplied:
-			next.State = kv.StateReady
+		case st.Failure != "" && rev.State != spinport.StateFailed:
+			next.State, next.Reason = spinport.StateFailed, st.Failure
+		case st.Ready && rev.State == spinport.StateApplied:
+			next.State = spinport.StateReady
 		}
 		if next.State != rev.State {
 			if err := s.DB.UpdateRevision(app.Tenant, app.Name, next); err != nil {
@@ -56,7 +58,7 @@ func getStatus(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 }
 
 func getLogs(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	_, app, err := s.appAccess(p, ps, kv.RoleViewer)
+	_, app, err := s.appAccess(p, ps, spinport.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}

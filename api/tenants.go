@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/spinport/spinport"
+
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/jsonw"
 	"github.com/spinport/spinport/kv"
@@ -35,7 +37,7 @@ func getMe(s *Server, r *http.Request, _ httprouter.Params, p *Principal) (int, 
 	return http.StatusOK, w.Bytes(), nil
 }
 
-func readQuotas(b body, q kv.Quotas) (kv.Quotas, error) {
+func readQuotas(b body, q spinport.Quotas) (spinport.Quotas, error) {
 	qb, ok, err := b.obj("quotas", "maxApps", "maxReplicasPerApp", "maxTotalReplicas")
 	if err != nil || !ok {
 		return q, err
@@ -68,7 +70,7 @@ func createTenant(s *Server, r *http.Request, _ httprouter.Params, p *Principal)
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkTenantSlug(slug); err != nil {
+	if err := spinport.CheckTenantSlug(slug); err != nil {
 		return 0, nil, err
 	}
 	display, err := b.str("displayName")
@@ -81,7 +83,7 @@ func createTenant(s *Server, r *http.Request, _ httprouter.Params, p *Principal)
 	if len(display) > 100 {
 		return 0, nil, badRequest("displayName", "displayName is at most 100 characters")
 	}
-	q := kv.DefaultQuotas
+	q := spinport.DefaultQuotas
 	if b.has("quotas") {
 		if !p.Admin {
 			return 0, nil, forbidden("only an installation admin sets quotas; leave \"quotas\" out to get the defaults")
@@ -100,8 +102,8 @@ func createTenant(s *Server, r *http.Request, _ httprouter.Params, p *Principal)
 		}
 		owner = o
 	}
-	t := kv.Tenant{Slug: slug, DisplayName: display, Quotas: q, CreatedAt: s.now(), CreatedBy: p.ID, ClusterPending: s.Deployer != nil}
-	err = s.DB.CreateTenant(t, kv.Member{UserID: owner, Role: kv.RoleOwner, AddedAt: t.CreatedAt, AddedBy: p.ID})
+	t := spinport.Tenant{Slug: slug, DisplayName: display, Quotas: q, CreatedAt: s.now(), CreatedBy: p.ID, ClusterPending: s.Deployer != nil}
+	err = s.DB.CreateTenant(t, spinport.Member{UserID: owner, Role: spinport.RoleOwner, AddedAt: t.CreatedAt, AddedBy: p.ID})
 	if errors.Is(err, kv.ErrExists) {
 		// A retry of a create whose cluster objects never got applied
 		// (Kubernetes refused or was away) converges instead of answering 409.
@@ -119,14 +121,14 @@ func createTenant(s *Server, r *http.Request, _ httprouter.Params, p *Principal)
 		return 0, nil, err
 	}
 	s.audit(slug, p, "tenant.create", "tenant/"+slug, "ok", "")
-	return http.StatusCreated, one(func(w *jsonw.W) { writeTenant(w, t, kv.RoleOwner) }), nil
+	return http.StatusCreated, one(func(w *jsonw.W) { writeTenant(w, t, spinport.RoleOwner) }), nil
 }
 
 // ensureTenant applies the tenant's cluster objects if they never were
-// (kv.Tenant.ClusterPending) and records that they now are. Every write
+// (spinport.Tenant.ClusterPending) and records that they now are. Every write
 // that needs the namespace calls it first, so a tenant created while
 // Kubernetes refused converges on the next such write.
-func (s *Server) ensureTenant(t *kv.Tenant) error {
+func (s *Server) ensureTenant(t *spinport.Tenant) error {
 	if !t.ClusterPending || s.Deployer == nil {
 		return nil
 	}
@@ -137,7 +139,7 @@ func (s *Server) ensureTenant(t *kv.Tenant) error {
 }
 
 // tenantApplied records that the tenant's cluster objects exist.
-func (s *Server) tenantApplied(t *kv.Tenant) error {
+func (s *Server) tenantApplied(t *spinport.Tenant) error {
 	if !t.ClusterPending {
 		return nil
 	}
@@ -151,7 +153,7 @@ func listTenants(s *Server, r *http.Request, _ httprouter.Params, p *Principal) 
 		return 0, nil, err
 	}
 	type row struct {
-		t    kv.Tenant
+		t    spinport.Tenant
 		role string
 	}
 	var rows []row
@@ -163,7 +165,7 @@ func listTenants(s *Server, r *http.Request, _ httprouter.Params, p *Principal) 
 			return 0, nil, err
 		}
 		for _, t := range ts {
-			rows = append(rows, row{t, kv.RoleOwner})
+			rows = append(rows, row{t, spinport.RoleOwner})
 		}
 		next = n
 	case p.Token != nil:
@@ -210,7 +212,7 @@ func getTenant(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 }
 
 func updateTenant(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
+	a, err := s.tenantAsHuman(p, ps, spinport.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -250,7 +252,7 @@ func updateTenant(s *Server, r *http.Request, ps httprouter.Params, p *Principal
 }
 
 func deleteTenant(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
+	a, err := s.tenantAsHuman(p, ps, spinport.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -277,7 +279,7 @@ func deleteTenant(s *Server, r *http.Request, ps httprouter.Params, p *Principal
 // ---- members
 
 func checkRole(role string) error {
-	if kv.RoleRank(role) == 0 {
+	if spinport.RoleRank(role) == 0 {
 		return badRequest("role", "role must be owner, deployer or viewer")
 	}
 	return nil
@@ -303,7 +305,7 @@ func listMembers(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 }
 
 func addMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
+	a, err := s.tenantAsHuman(p, ps, spinport.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -329,7 +331,7 @@ func addMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 	if err != nil {
 		return 0, nil, err
 	}
-	m := kv.Member{UserID: userID, Role: role, AddedAt: s.now(), AddedBy: p.ID}
+	m := spinport.Member{UserID: userID, Role: role, AddedAt: s.now(), AddedBy: p.ID}
 	if err := s.DB.AddMember(a.tenant.Slug, m); errors.Is(err, kv.ErrExists) {
 		return 0, nil, conflict("user \"" + userID + "\" is already a member; change their role with PATCH")
 	} else if err != nil {
@@ -340,7 +342,7 @@ func addMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 }
 
 func updateMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
+	a, err := s.tenantAsHuman(p, ps, spinport.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -363,7 +365,7 @@ func updateMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal
 	if err != nil {
 		return 0, nil, err
 	}
-	if m.Role == kv.RoleOwner && role != kv.RoleOwner {
+	if m.Role == spinport.RoleOwner && role != spinport.RoleOwner {
 		if err := s.keepAnOwner(a.tenant.Slug, userID); err != nil {
 			return 0, nil, err
 		}
@@ -384,7 +386,7 @@ func (s *Server) keepAnOwner(tenant, leaving string) error {
 		return err
 	}
 	for _, m := range ms {
-		if m.Role == kv.RoleOwner && m.UserID != leaving {
+		if m.Role == spinport.RoleOwner && m.UserID != leaving {
 			return nil
 		}
 	}
@@ -392,7 +394,7 @@ func (s *Server) keepAnOwner(tenant, leaving string) error {
 }
 
 func removeMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
+	a, err := s.tenantAsHuman(p, ps, spinport.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -404,7 +406,7 @@ func removeMember(s *Server, r *http.Request, ps httprouter.Params, p *Principal
 	if err != nil {
 		return 0, nil, err
 	}
-	if m.Role == kv.RoleOwner {
+	if m.Role == spinport.RoleOwner {
 		if err := s.keepAnOwner(a.tenant.Slug, userID); err != nil {
 			return 0, nil, err
 		}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spinport/spinport"
+
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/jsonw"
 	"github.com/spinport/spinport/kv"
@@ -15,7 +17,7 @@ import (
 const maxTokenDays = 366
 
 func createToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
+	a, err := s.tenantAsHuman(p, ps, spinport.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -67,7 +69,7 @@ func createToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 		return 0, nil, err
 	}
 	now := s.now()
-	t := kv.Token{ID: id, Tenant: a.tenant.Slug, Name: name, Scopes: scopes, App: app, Hash: kv.SecretHash(secret),
+	t := spinport.Token{ID: id, Tenant: a.tenant.Slug, Name: name, Scopes: scopes, App: app, Hash: kv.SecretHash(secret),
 		CreatedAt: now, CreatedBy: p.ID, ExpiresAt: now + days*86400}
 	if err := s.DB.CreateToken(t); err != nil {
 		return 0, nil, err
@@ -92,7 +94,7 @@ func tokenShownOnce(created []byte) *Problem {
 }
 
 func listTokens(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
+	a, err := s.tenantAsHuman(p, ps, spinport.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -108,7 +110,7 @@ func listTokens(s *Server, r *http.Request, ps httprouter.Params, p *Principal) 
 }
 
 func revokeToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAsHuman(p, ps, kv.RoleOwner)
+	a, err := s.tenantAsHuman(p, ps, spinport.RoleOwner)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -126,7 +128,7 @@ func revokeToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 }
 
 func listAudit(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	a, err := s.tenantAs(p, ps, kv.RoleViewer)
+	a, err := s.tenantAs(p, ps, spinport.RoleViewer)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -155,9 +157,9 @@ func listAudit(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 // appAudit is the audit log as an app-restricted token may see it: only
 // events about its app. Other apps' names, variables and images, members
 // and tokens stay hidden. It reads a few pages to fill one.
-func (s *Server) appAudit(tenant, app string, before int64, limit int) ([]kv.AuditEvent, int64, error) {
+func (s *Server) appAudit(tenant, app string, before int64, limit int) ([]spinport.AuditEvent, int64, error) {
 	target := "app/" + app
-	var out []kv.AuditEvent
+	var out []spinport.AuditEvent
 	for pages := 0; pages < 8; pages++ {
 		es, next, err := s.DB.ListAudit(tenant, before, limit)
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spinport/spinport"
+
 	"github.com/spinport/spinport/api"
 	"github.com/spinport/spinport/kv"
 )
@@ -19,20 +21,20 @@ const adminToken = "bench-admin-token"
 func world(b *testing.B, n int) (*kv.Memory, http.Handler) {
 	mem := kv.NewMemory()
 	db := kv.DB{B: mem.Backend()}
-	q := kv.Quotas{MaxApps: int64(n) + 10, MaxReplicasPerApp: 5, MaxTotalReplicas: int64(n)*5 + 50}
-	if err := db.CreateTenant(kv.Tenant{Slug: "acme", Quotas: q}, kv.Member{UserID: "admin", Role: kv.RoleOwner}); err != nil {
+	q := spinport.Quotas{MaxApps: int64(n) + 10, MaxReplicasPerApp: 5, MaxTotalReplicas: int64(n)*5 + 50}
+	if err := db.CreateTenant(spinport.Tenant{Slug: "acme", Quotas: q}, spinport.Member{UserID: "admin", Role: spinport.RoleOwner}); err != nil {
 		b.Fatal(err)
 	}
 	for i := 0; i < n-1; i++ {
-		if err := db.CreateApp(kv.App{Tenant: "acme", Name: fmt.Sprintf("app-%d", i), Scaling: kv.Scaling{Replicas: 1}}, q); err != nil {
+		if err := db.CreateApp(spinport.App{Tenant: "acme", Name: fmt.Sprintf("app-%d", i), Scaling: spinport.Scaling{Replicas: 1}}, q); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if err := db.CreateApp(kv.App{Tenant: "acme", Name: "web", Scaling: kv.Scaling{Replicas: 1}}, q); err != nil {
+	if err := db.CreateApp(spinport.App{Tenant: "acme", Name: "web", Scaling: spinport.Scaling{Replicas: 1}}, q); err != nil {
 		b.Fatal(err)
 	}
 	for i := 0; i < 20; i++ {
-		if _, _, err := db.AddRevision("acme", "web", kv.Revision{Cause: kv.CauseDeploy, Image: fmt.Sprintf("ghcr.io/acme/web:v%d", i)}); err != nil {
+		if _, _, err := db.AddRevision("acme", "web", spinport.Revision{Cause: spinport.CauseDeploy, Image: fmt.Sprintf("ghcr.io/acme/web:v%d", i)}); err != nil {
 			b.Fatal(err)
 		}
 	}

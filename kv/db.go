@@ -2,19 +2,10 @@ package kv
 
 import (
 	"errors"
-	"strconv"
 	"time"
+
+	"github.com/spinport/spinport"
 )
-
-// QuotaError names the tenant quota an operation would exceed.
-type QuotaError struct {
-	Quota string // maxApps, maxReplicasPerApp, maxTotalReplicas
-	Limit int64
-}
-
-func (e *QuotaError) Error() string {
-	return "quota " + e.Quota + " (" + strconv.FormatInt(e.Limit, 10) + ") would be exceeded"
-}
 
 // DB is spinport's record store on a Backend.
 type DB struct {
@@ -101,25 +92,27 @@ func listDocs[T any](c Collection, cursor string, limit int, parse func([]byte) 
 // ---- tenants and members
 
 // CreateTenant stores the tenant and its first owner.
-func (db DB) CreateTenant(t Tenant, owner Member) error {
-	if err := db.tenants().Create(t.Slug, t.Marshal()); err != nil {
+func (db DB) CreateTenant(t spinport.Tenant, owner spinport.Member) error {
+	if err := db.tenants().Create(t.Slug, marshalTenant(t)); err != nil {
 		return err
 	}
 	return db.AddMember(t.Slug, owner)
 }
 
-func (db DB) GetTenant(slug string) (Tenant, error) {
+func (db DB) GetTenant(slug string) (spinport.Tenant, error) {
 	b, err := db.tenants().Get(slug)
 	if err != nil {
-		return Tenant{}, err
+		return spinport.Tenant{}, err
 	}
 	return ParseTenant(b)
 }
 
-func (db DB) UpdateTenant(t Tenant) error { return db.tenants().Update(t.Slug, t.Marshal()) }
+func (db DB) UpdateTenant(t spinport.Tenant) error {
+	return db.tenants().Update(t.Slug, marshalTenant(t))
+}
 
 // ListTenants lists every tenant (installation admins).
-func (db DB) ListTenants(cursor string, limit int) ([]Tenant, string, error) {
+func (db DB) ListTenants(cursor string, limit int) ([]spinport.Tenant, string, error) {
 	return listDocs(db.tenants(), cursor, limit, ParseTenant)
 }
 
@@ -186,23 +179,23 @@ func (db DB) eachName(c Collection, fn func(name string) error) error {
 	return db.eachItem(c, func(it Item) error { return fn(it.Name) })
 }
 
-func (db DB) AddMember(tenant string, m Member) error {
-	if err := db.members(tenant).Create(m.UserID, m.Marshal()); err != nil {
+func (db DB) AddMember(tenant string, m spinport.Member) error {
+	if err := db.members(tenant).Create(m.UserID, marshalMember(m)); err != nil {
 		return err
 	}
 	return db.userTenants(m.UserID).Put(tenant, []byte(`{}`))
 }
 
-func (db DB) GetMember(tenant, userID string) (Member, error) {
+func (db DB) GetMember(tenant, userID string) (spinport.Member, error) {
 	b, err := db.members(tenant).Get(userID)
 	if err != nil {
-		return Member{}, err
+		return spinport.Member{}, err
 	}
 	return ParseMember(b)
 }
 
-func (db DB) UpdateMember(tenant string, m Member) error {
-	return db.members(tenant).Update(m.UserID, m.Marshal())
+func (db DB) UpdateMember(tenant string, m spinport.Member) error {
+	return db.members(tenant).Update(m.UserID, marshalMember(m))
 }
 
 func (db DB) RemoveMember(tenant, userID string) error {
@@ -212,7 +205,7 @@ func (db DB) RemoveMember(tenant, userID string) error {
 	return db.userTenants(userID).Delete(tenant)
 }
 
-func (db DB) ListMembers(tenant, cursor string, limit int) ([]Member, string, error) {
+func (db DB) ListMembers(tenant, cursor string, limit int) ([]spinport.Member, string, error) {
 	return listDocs(db.members(tenant), cursor, limit, ParseMember)
 }
 
@@ -220,54 +213,54 @@ func (db DB) ListMembers(tenant, cursor string, limit int) ([]Member, string, er
 
 // EnsureUser returns the user for an identity, creating it on first sign-in.
 // newID is called only when the identity is new.
-func (db DB) EnsureUser(u User, newID func() string) (User, error) {
+func (db DB) EnsureUser(u spinport.User, newID func() string) (spinport.User, error) {
 	key := identityKey(u.Issuer, u.Subject)
 	id := newID()
 	created, err := db.B.SetNX(key, []byte(id))
 	if err != nil {
-		return User{}, err
+		return spinport.User{}, err
 	}
 	if !created {
 		b, err := db.B.Get(key)
 		if err != nil {
-			return User{}, err
+			return spinport.User{}, err
 		}
 		existing, err := db.GetUser(string(b))
 		if err == nil {
 			if existing.DisplayName != u.DisplayName || existing.Email != u.Email {
 				existing.DisplayName, existing.Email = u.DisplayName, u.Email
-				return existing, db.B.Set(userKey(existing.ID), existing.Marshal())
+				return existing, db.B.Set(userKey(existing.ID), marshalUser(existing))
 			}
 			return existing, nil
 		}
 		if !errors.Is(err, ErrNotFound) {
-			return User{}, err
+			return spinport.User{}, err
 		}
 		id = string(b) // identity claimed but record not yet written: write it
 	}
 	u.ID = id
-	return u, db.B.Set(userKey(id), u.Marshal())
+	return u, db.B.Set(userKey(id), marshalUser(u))
 }
 
-func (db DB) GetUser(id string) (User, error) {
+func (db DB) GetUser(id string) (spinport.User, error) {
 	b, err := db.B.Get(userKey(id))
 	if err != nil {
-		return User{}, err
+		return spinport.User{}, err
 	}
 	return ParseUser(b)
 }
 
 // PutUser stores a user record directly (the bootstrap admin, tests).
-func (db DB) PutUser(u User) error { return db.B.Set(userKey(u.ID), u.Marshal()) }
+func (db DB) PutUser(u spinport.User) error { return db.B.Set(userKey(u.ID), marshalUser(u)) }
 
 // ---- apps
 
 // CreateApp stores a new app within the tenant's quotas. Quota counters are
 // incremented first and rolled back on failure, so concurrent creations can
 // never together exceed a quota.
-func (db DB) CreateApp(a App, q Quotas) error {
+func (db DB) CreateApp(a spinport.App, q spinport.Quotas) error {
 	if q.MaxReplicasPerApp > 0 && a.Scaling.Peak() > q.MaxReplicasPerApp {
-		return &QuotaError{"maxReplicasPerApp", q.MaxReplicasPerApp}
+		return &spinport.QuotaError{Quota: "maxReplicasPerApp", Limit: q.MaxReplicasPerApp}
 	}
 	undoApps, err := db.reserve(appCountKey(a.Tenant), 1, q.MaxApps, "maxApps")
 	if err != nil {
@@ -278,7 +271,7 @@ func (db DB) CreateApp(a App, q Quotas) error {
 		undoApps()
 		return err
 	}
-	if err := db.apps(a.Tenant).Create(a.Name, a.Marshal()); err != nil {
+	if err := db.apps(a.Tenant).Create(a.Name, marshalApp(a)); err != nil {
 		undoReplicas()
 		undoApps()
 		return err
@@ -298,15 +291,15 @@ func (db DB) reserve(key string, delta, limit int64, quota string) (undo func(),
 	undo = func() { _, _ = db.B.IncrBy(key, -delta) }
 	if limit > 0 && delta > 0 && n > limit {
 		undo()
-		return nil, &QuotaError{quota, limit}
+		return nil, &spinport.QuotaError{Quota: quota, Limit: limit}
 	}
 	return undo, nil
 }
 
-func (db DB) GetApp(tenant, name string) (App, error) {
+func (db DB) GetApp(tenant, name string) (spinport.App, error) {
 	b, err := db.apps(tenant).Get(name)
 	if err != nil {
-		return App{}, err
+		return spinport.App{}, err
 	}
 	return ParseApp(b)
 }
@@ -315,9 +308,9 @@ func (db DB) GetApp(tenant, name string) (App, error) {
 // difference to the record it actually replaces (read and swapped
 // atomically), so racing updates can never make the counter drift; old is
 // only a hint from the caller and is not trusted for the count.
-func (db DB) UpdateApp(old, a App, q Quotas) error {
+func (db DB) UpdateApp(old, a spinport.App, q spinport.Quotas) error {
 	if q.MaxReplicasPerApp > 0 && a.Scaling.Peak() > q.MaxReplicasPerApp {
-		return &QuotaError{"maxReplicasPerApp", q.MaxReplicasPerApp}
+		return &spinport.QuotaError{Quota: "maxReplicasPerApp", Limit: q.MaxReplicasPerApp}
 	}
 	var undo func()
 	err := db.apps(a.Tenant).Modify(a.Name, func(cur []byte) ([]byte, error) {
@@ -334,7 +327,7 @@ func (db DB) UpdateApp(old, a App, q Quotas) error {
 			return nil, err
 		}
 		undo = u
-		return a.Marshal(), nil
+		return marshalApp(a), nil
 	})
 	if err != nil && undo != nil {
 		undo()
@@ -342,7 +335,7 @@ func (db DB) UpdateApp(old, a App, q Quotas) error {
 	return err
 }
 
-func (db DB) ListApps(tenant, cursor string, limit int) ([]App, string, error) {
+func (db DB) ListApps(tenant, cursor string, limit int) ([]spinport.App, string, error) {
 	return listDocs(db.apps(tenant), cursor, limit, ParseApp)
 }
 
@@ -351,8 +344,8 @@ func (db DB) ListApps(tenant, cursor string, limit int) ([]App, string, error) {
 // record is swapped for a removal marker first); the others get
 // ErrNotFound, so the counters move once. The quota returned is what the
 // stored record held, not what the caller read.
-func (db DB) DeleteApp(a App) error {
-	var gone App
+func (db DB) DeleteApp(a spinport.App) error {
+	var gone spinport.App
 	err := db.apps(a.Tenant).Remove(a.Name, db.deadline(db.LockTTL, DefaultLockTTL), func(doc []byte) error {
 		stored, err := ParseApp(doc)
 		if err != nil {
@@ -373,7 +366,7 @@ func (db DB) DeleteApp(a App) error {
 
 // deleteAppData removes what belongs to an app record, while the record is
 // marked as being removed (no one can re-create the name meanwhile).
-func (db DB) deleteAppData(a App) error {
+func (db DB) deleteAppData(a spinport.App) error {
 	if err := db.eachName(db.vars(a.Tenant, a.Name), func(n string) error { return db.vars(a.Tenant, a.Name).Delete(n) }); err != nil {
 		return err
 	}
@@ -393,25 +386,25 @@ func (db DB) deleteAppData(a App) error {
 
 // ---- variables
 
-func (db DB) SetVariable(tenant, app string, v Variable) error {
-	return db.vars(tenant, app).Put(v.Name, v.Marshal())
+func (db DB) SetVariable(tenant, app string, v spinport.Variable) error {
+	return db.vars(tenant, app).Put(v.Name, marshalVariable(v))
 }
 
 func (db DB) DeleteVariable(tenant, app, name string) error {
 	return db.vars(tenant, app).Delete(name)
 }
 
-func (db DB) GetVariable(tenant, app, name string) (Variable, error) {
+func (db DB) GetVariable(tenant, app, name string) (spinport.Variable, error) {
 	b, err := db.vars(tenant, app).Get(name)
 	if err != nil {
-		return Variable{}, err
+		return spinport.Variable{}, err
 	}
 	return ParseVariable(b)
 }
 
 // Variables lists all of an app's variables (bounded by the API's limit per app).
-func (db DB) Variables(tenant, app string) ([]Variable, error) {
-	var out []Variable
+func (db DB) Variables(tenant, app string) ([]spinport.Variable, error) {
+	var out []spinport.Variable
 	err := db.eachItem(db.vars(tenant, app), func(it Item) error {
 		v, err := ParseVariable(it.Doc)
 		if err == nil {
@@ -448,21 +441,21 @@ func (db DB) eachItem(c Collection, fn func(Item) error) error {
 // revision with existed=true instead of a new one, so CI retries and
 // concurrent duplicate deploys make exactly one revision, and re-running an
 // old pipeline never silently rolls production back (rollback is explicit).
-func (db DB) AddRevision(tenant, app string, rev Revision) (Revision, bool, error) {
+func (db DB) AddRevision(tenant, app string, rev spinport.Revision) (spinport.Revision, bool, error) {
 	log := db.revisions(tenant, app)
-	if rev.Digest != "" && rev.Cause == CauseDeploy {
+	if rev.Digest != "" && rev.Cause == spinport.CauseDeploy {
 		if existing, err := db.revisionForDigest(tenant, app, rev.Digest); err == nil {
 			return existing, true, nil
 		} else if !errors.Is(err, ErrNotFound) {
-			return Revision{}, false, err
+			return spinport.Revision{}, false, err
 		}
 	}
-	n, err := log.Append(func(n int64) []byte { rev.Number = n; return rev.Marshal() })
+	n, err := log.Append(func(n int64) []byte { rev.Number = n; return marshalRevision(rev) })
 	if err != nil {
-		return Revision{}, false, err
+		return spinport.Revision{}, false, err
 	}
 	rev.Number = n
-	if rev.Digest == "" || rev.Cause != CauseDeploy {
+	if rev.Digest == "" || rev.Cause != spinport.CauseDeploy {
 		return rev, false, nil
 	}
 	// Claim the digest. A concurrent duplicate that loses the claim removes
@@ -497,76 +490,78 @@ func (db DB) forgetDigests(tenant, app string) error {
 	}
 }
 
-func (db DB) revisionForDigest(tenant, app, digest string) (Revision, error) {
+func (db DB) revisionForDigest(tenant, app, digest string) (spinport.Revision, error) {
 	b, err := db.B.Get(dedupeKey(tenant, app, digest))
 	if err != nil {
-		return Revision{}, err
+		return spinport.Revision{}, err
 	}
 	n, ok := parseInt(b)
 	if !ok {
-		return Revision{}, ErrCorrupt
+		return spinport.Revision{}, ErrCorrupt
 	}
 	return db.GetRevision(tenant, app, n)
 }
 
 // LatestRevision returns the newest revision: the one the app runs.
-func (db DB) LatestRevision(tenant, app string) (Revision, error) {
+func (db DB) LatestRevision(tenant, app string) (spinport.Revision, error) {
 	log := db.revisions(tenant, app)
 	docs, _, err := log.Newest(0, 1)
 	if err != nil {
-		return Revision{}, err
+		return spinport.Revision{}, err
 	}
 	if len(docs) == 0 {
-		return Revision{}, ErrNotFound
+		return spinport.Revision{}, ErrNotFound
 	}
 	return ParseRevision(docs[0])
 }
 
-func (db DB) GetRevision(tenant, app string, n int64) (Revision, error) {
+func (db DB) GetRevision(tenant, app string, n int64) (spinport.Revision, error) {
 	b, err := db.revisions(tenant, app).Get(n)
 	if err != nil {
-		return Revision{}, err
+		return spinport.Revision{}, err
 	}
 	return ParseRevision(b)
 }
 
 // UpdateRevision stores a revision's new state.
-func (db DB) UpdateRevision(tenant, app string, rev Revision) error {
-	return db.revisions(tenant, app).Set(rev.Number, rev.Marshal())
+func (db DB) UpdateRevision(tenant, app string, rev spinport.Revision) error {
+	return db.revisions(tenant, app).Set(rev.Number, marshalRevision(rev))
 }
 
 // ListRevisions lists revisions newest first; before=0 starts at the newest.
-func (db DB) ListRevisions(tenant, app string, before int64, limit int) ([]Revision, int64, error) {
+func (db DB) ListRevisions(tenant, app string, before int64, limit int) ([]spinport.Revision, int64, error) {
 	return newestDocs(db.revisions(tenant, app), before, limit, ParseRevision)
 }
 
 // ---- tokens
 
-func (db DB) CreateToken(t Token) error {
+func (db DB) CreateToken(t spinport.Token) error {
 	if err := db.B.Set(tokenRefKey(t.ID), []byte(t.Tenant)); err != nil {
 		return err
 	}
-	return db.tokens(t.Tenant).Create(t.ID, t.Marshal())
+	return db.tokens(t.Tenant).Create(t.ID, marshalToken(t))
 }
 
 // TokenByID finds a token from the id part of a presented token.
-func (db DB) TokenByID(id string) (Token, error) {
+func (db DB) TokenByID(id string) (spinport.Token, error) {
 	tenant, err := db.B.Get(tokenRefKey(id))
 	if err != nil {
-		return Token{}, err
+		return spinport.Token{}, err
 	}
 	return db.GetToken(string(tenant), id)
 }
 
-func (db DB) GetToken(tenant, id string) (Token, error) {
+func (db DB) GetToken(tenant, id string) (spinport.Token, error) {
 	b, err := db.tokens(tenant).Get(id)
 	if err != nil {
-		return Token{}, err
+		return spinport.Token{}, err
 	}
 	return ParseToken(b)
 }
 
-func (db DB) TouchToken(t Token) error { return db.tokens(t.Tenant).Update(t.ID, t.Marshal()) }
+func (db DB) TouchToken(t spinport.Token) error {
+	return db.tokens(t.Tenant).Update(t.ID, marshalToken(t))
+}
 
 func (db DB) RevokeToken(tenant, id string) error {
 	if err := db.tokens(tenant).Delete(id); err != nil {
@@ -575,18 +570,18 @@ func (db DB) RevokeToken(tenant, id string) error {
 	return db.B.Delete(tokenRefKey(id))
 }
 
-func (db DB) ListTokens(tenant, cursor string, limit int) ([]Token, string, error) {
+func (db DB) ListTokens(tenant, cursor string, limit int) ([]spinport.Token, string, error) {
 	return listDocs(db.tokens(tenant), cursor, limit, ParseToken)
 }
 
 // ---- audit
 
-func (db DB) Audit(tenant string, e AuditEvent) error {
-	_, err := db.audit(tenant).Append(func(n int64) []byte { e.Seq = n; return e.Marshal() })
+func (db DB) Audit(tenant string, e spinport.AuditEvent) error {
+	_, err := db.audit(tenant).Append(func(n int64) []byte { e.Seq = n; return marshalAuditEvent(e) })
 	return err
 }
 
-func (db DB) ListAudit(tenant string, before int64, limit int) ([]AuditEvent, int64, error) {
+func (db DB) ListAudit(tenant string, before int64, limit int) ([]spinport.AuditEvent, int64, error) {
 	return newestDocs(db.audit(tenant), before, limit, ParseAuditEvent)
 }
 
@@ -595,8 +590,8 @@ func (db DB) ListAudit(tenant string, before int64, limit int) ([]AuditEvent, in
 // ClaimDomain reserves host for tenant/app across the installation.
 // Claiming a host the same app already holds succeeds.
 func (db DB) ClaimDomain(host, tenant, app string) error {
-	claim := DomainClaim{Host: host, Tenant: tenant, App: app}
-	ok, err := db.B.SetNX(domainKey(host), claim.Marshal())
+	claim := spinport.DomainClaim{Host: host, Tenant: tenant, App: app}
+	ok, err := db.B.SetNX(domainKey(host), marshalDomainClaim(claim))
 	if err != nil || ok {
 		return err
 	}
@@ -610,10 +605,10 @@ func (db DB) ClaimDomain(host, tenant, app string) error {
 	return ErrExists
 }
 
-func (db DB) GetDomain(host string) (DomainClaim, error) {
+func (db DB) GetDomain(host string) (spinport.DomainClaim, error) {
 	b, err := db.B.Get(domainKey(host))
 	if err != nil {
-		return DomainClaim{}, err
+		return spinport.DomainClaim{}, err
 	}
 	return ParseDomainClaim(b)
 }
@@ -635,12 +630,14 @@ func (db DB) ReleaseDomain(host, tenant, app string) error {
 
 // ---- sessions, idempotency
 
-func (db DB) PutSession(hash string, s Session) error { return db.B.Set(sessionKey(hash), s.Marshal()) }
+func (db DB) PutSession(hash string, s spinport.Session) error {
+	return db.B.Set(sessionKey(hash), marshalSession(s))
+}
 
-func (db DB) GetSession(hash string) (Session, error) {
+func (db DB) GetSession(hash string) (spinport.Session, error) {
 	b, err := db.B.Get(sessionKey(hash))
 	if err != nil {
-		return Session{}, err
+		return spinport.Session{}, err
 	}
 	return ParseSession(b)
 }

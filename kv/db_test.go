@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/spinport/spinport"
 )
 
 func newDB() (DB, *Memory) {
@@ -52,18 +54,18 @@ func TestCollectionListsEachRecordOnce(t *testing.T) {
 
 func TestConcurrentCreatesAndDeploys(t *testing.T) {
 	db, _ := newDB()
-	q := Quotas{MaxApps: 1000, MaxReplicasPerApp: 5, MaxTotalReplicas: 10000}
+	q := spinport.Quotas{MaxApps: 1000, MaxReplicasPerApp: 5, MaxTotalReplicas: 10000}
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	for i := 0; i < 50; i++ {
 		wg.Add(2)
 		go func(i int) {
 			defer wg.Done()
-			errs <- db.CreateApp(App{Tenant: "acme", Name: fmt.Sprintf("app-%d", i), Scaling: Scaling{Replicas: 1}}, q)
+			errs <- db.CreateApp(spinport.App{Tenant: "acme", Name: fmt.Sprintf("app-%d", i), Scaling: spinport.Scaling{Replicas: 1}}, q)
 		}(i)
 		go func(i int) {
 			defer wg.Done()
-			_, _, err := db.AddRevision("acme", "web", Revision{Cause: CauseDeploy, Image: fmt.Sprintf("r.io/web:%d", i), Digest: fmt.Sprintf("sha256:%064d", i)})
+			_, _, err := db.AddRevision("acme", "web", spinport.Revision{Cause: spinport.CauseDeploy, Image: fmt.Sprintf("r.io/web:%d", i), Digest: fmt.Sprintf("sha256:%064d", i)})
 			errs <- err
 		}(i)
 	}
@@ -109,7 +111,7 @@ func TestConcurrentDuplicateDigestMakesOneRevision(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rev, _, err := db.AddRevision("acme", "web", Revision{Cause: CauseDeploy, Image: "r.io/web@sha256:" + fmt.Sprintf("%064d", 7), Digest: "sha256:" + fmt.Sprintf("%064d", 7)})
+			rev, _, err := db.AddRevision("acme", "web", spinport.Revision{Cause: spinport.CauseDeploy, Image: "r.io/web@sha256:" + fmt.Sprintf("%064d", 7), Digest: "sha256:" + fmt.Sprintf("%064d", 7)})
 			if err != nil {
 				t.Error(err)
 			}
@@ -130,7 +132,7 @@ func TestConcurrentDuplicateDigestMakesOneRevision(t *testing.T) {
 
 func TestQuotasHoldUnderConcurrency(t *testing.T) {
 	db, _ := newDB()
-	q := Quotas{MaxApps: 5, MaxReplicasPerApp: 3, MaxTotalReplicas: 100}
+	q := spinport.Quotas{MaxApps: 5, MaxReplicasPerApp: 3, MaxTotalReplicas: 100}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	created, refused := 0, 0
@@ -138,10 +140,10 @@ func TestQuotasHoldUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			err := db.CreateApp(App{Tenant: "acme", Name: fmt.Sprintf("a%d", i), Scaling: Scaling{Replicas: 1}}, q)
+			err := db.CreateApp(spinport.App{Tenant: "acme", Name: fmt.Sprintf("a%d", i), Scaling: spinport.Scaling{Replicas: 1}}, q)
 			mu.Lock()
 			defer mu.Unlock()
-			var qe *QuotaError
+			var qe *spinport.QuotaError
 			switch {
 			case err == nil:
 				created++
@@ -156,8 +158,8 @@ func TestQuotasHoldUnderConcurrency(t *testing.T) {
 	if created != 5 || refused != 15 {
 		t.Errorf("created %d refused %d, want 5 and 15", created, refused)
 	}
-	err := db.CreateApp(App{Tenant: "other", Name: "big", Scaling: Scaling{Replicas: 4}}, q)
-	var qe *QuotaError
+	err := db.CreateApp(spinport.App{Tenant: "other", Name: "big", Scaling: spinport.Scaling{Replicas: 4}}, q)
+	var qe *spinport.QuotaError
 	if !errors.As(err, &qe) || qe.Quota != "maxReplicasPerApp" {
 		t.Errorf("replicas per app: got %v", err)
 	}
@@ -165,8 +167,8 @@ func TestQuotasHoldUnderConcurrency(t *testing.T) {
 
 func TestDeleteAppGivesQuotaBackAndForgetsEverything(t *testing.T) {
 	db, m := newDB()
-	q := DefaultQuotas
-	a := App{Tenant: "acme", Name: "web", Scaling: Scaling{Replicas: 2}, Domains: []string{"www.example.com"}}
+	q := spinport.DefaultQuotas
+	a := spinport.App{Tenant: "acme", Name: "web", Scaling: spinport.Scaling{Replicas: 2}, Domains: []string{"www.example.com"}}
 	if err := db.CreateApp(a, q); err != nil {
 		t.Fatal(err)
 	}
@@ -176,9 +178,9 @@ func TestDeleteAppGivesQuotaBackAndForgetsEverything(t *testing.T) {
 	if err := db.ClaimDomain("www.example.com", "other", "web"); !errors.Is(err, ErrExists) {
 		t.Fatalf("domain claimed twice: %v", err)
 	}
-	_ = db.SetVariable("acme", "web", Variable{Name: "greeting", Value: "hi"})
-	_, _, _ = db.AddRevision("acme", "web", Revision{Image: "r.io/web:1"})
-	_, _, _ = db.AddRevision("acme", "web", Revision{Cause: CauseDeploy, Image: "r.io/web@sha256:1", Digest: "sha256:1"})
+	_ = db.SetVariable("acme", "web", spinport.Variable{Name: "greeting", Value: "hi"})
+	_, _, _ = db.AddRevision("acme", "web", spinport.Revision{Image: "r.io/web:1"})
+	_, _, _ = db.AddRevision("acme", "web", spinport.Revision{Cause: spinport.CauseDeploy, Image: "r.io/web@sha256:1", Digest: "sha256:1"})
 	if err := db.DeleteApp(a); err != nil {
 		t.Fatal(err)
 	}
@@ -196,10 +198,10 @@ func TestDeleteAppGivesQuotaBackAndForgetsEverything(t *testing.T) {
 }
 
 func TestRecordsRoundTrip(t *testing.T) {
-	rev := Revision{Number: 3, Image: "ghcr.io/a/b:v1", Digest: "sha256:abc", Source: "ci", GitRef: "refs/tags/v1", State: StateApplied,
-		RollbackOf: 1, Scaling: Scaling{Autoscale: true, MinReplicas: 1, MaxReplicas: 4}, Domains: []string{"x.example.com"},
-		Variables: []Variable{{Name: "a", Value: "1"}, {Name: "s", Secret: true, Value: "must-not-be-stored"}}}
-	got, err := ParseRevision(rev.Marshal())
+	rev := spinport.Revision{Number: 3, Image: "ghcr.io/a/b:v1", Digest: "sha256:abc", Source: "ci", GitRef: "refs/tags/v1", State: spinport.StateApplied,
+		RollbackOf: 1, Scaling: spinport.Scaling{Autoscale: true, MinReplicas: 1, MaxReplicas: 4}, Domains: []string{"x.example.com"},
+		Variables: []spinport.Variable{{Name: "a", Value: "1"}, {Name: "s", Secret: true, Value: "must-not-be-stored"}}}
+	got, err := ParseRevision(marshalRevision(rev))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +224,7 @@ func TestTenantRedisDBNeverReused(t *testing.T) {
 	if a1 != 1 || a2 != 1 || b != 2 {
 		t.Fatalf("got %d %d %d, want 1 1 2", a1, a2, b)
 	}
-	if err := db.CreateTenant(Tenant{Slug: "acme"}, Member{UserID: "u", Role: RoleOwner}); err != nil {
+	if err := db.CreateTenant(spinport.Tenant{Slug: "acme"}, spinport.Member{UserID: "u", Role: spinport.RoleOwner}); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.DeleteTenant("acme"); err != nil {

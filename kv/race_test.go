@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spinport/spinport"
 )
 
 // Pure tests: they also run compiled by TinyGo (make test-tinygo).
@@ -49,8 +51,8 @@ func countApps(t *testing.T, db DB, tenant string) int {
 // back, so the tenant cannot then create more apps than maxApps.
 func TestParallelDeletesOfOneAppDecrementOnce(t *testing.T) {
 	db, _, _ := newClockDB()
-	q := Quotas{MaxApps: 3, MaxReplicasPerApp: 5, MaxTotalReplicas: 100}
-	if err := db.CreateApp(App{Tenant: "acme", Name: "web", Scaling: Scaling{Replicas: 2}}, q); err != nil {
+	q := spinport.Quotas{MaxApps: 3, MaxReplicasPerApp: 5, MaxTotalReplicas: 100}
+	if err := db.CreateApp(spinport.App{Tenant: "acme", Name: "web", Scaling: spinport.Scaling{Replicas: 2}}, q); err != nil {
 		t.Fatal(err)
 	}
 	app, _ := db.GetApp("acme", "web")
@@ -86,7 +88,7 @@ func TestParallelDeletesOfOneAppDecrementOnce(t *testing.T) {
 	}
 	created := 0
 	for i := 0; i < 6; i++ {
-		err := db.CreateApp(App{Tenant: "acme", Name: fmt.Sprintf("app%d", i), Scaling: Scaling{Replicas: 1}}, q)
+		err := db.CreateApp(spinport.App{Tenant: "acme", Name: fmt.Sprintf("app%d", i), Scaling: spinport.Scaling{Replicas: 1}}, q)
 		if err == nil {
 			created++
 		}
@@ -100,13 +102,13 @@ func TestParallelDeletesOfOneAppDecrementOnce(t *testing.T) {
 // what is listed.
 func TestDeleteCreateRaceKeepsCountersExact(t *testing.T) {
 	db, _, _ := newClockDB()
-	q := Quotas{MaxApps: 100, MaxReplicasPerApp: 5, MaxTotalReplicas: 1000}
+	q := spinport.Quotas{MaxApps: 100, MaxReplicasPerApp: 5, MaxTotalReplicas: 1000}
 	var wg sync.WaitGroup
 	for i := 0; i < 100; i++ {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			_ = db.CreateApp(App{Tenant: "acme", Name: "web", Scaling: Scaling{Replicas: 2}}, q)
+			_ = db.CreateApp(spinport.App{Tenant: "acme", Name: "web", Scaling: spinport.Scaling{Replicas: 2}}, q)
 		}()
 		go func() {
 			defer wg.Done()
@@ -129,8 +131,8 @@ func TestDeleteCreateRaceKeepsCountersExact(t *testing.T) {
 // actually replaced.
 func TestRacingUpdatesKeepReplicaCounterExact(t *testing.T) {
 	db, _, _ := newClockDB()
-	q := Quotas{MaxApps: 10, MaxReplicasPerApp: 50, MaxTotalReplicas: 1000}
-	if err := db.CreateApp(App{Tenant: "acme", Name: "web", Scaling: Scaling{Replicas: 1}}, q); err != nil {
+	q := spinport.Quotas{MaxApps: 10, MaxReplicasPerApp: 50, MaxTotalReplicas: 1000}
+	if err := db.CreateApp(spinport.App{Tenant: "acme", Name: "web", Scaling: spinport.Scaling{Replicas: 1}}, q); err != nil {
 		t.Fatal(err)
 	}
 	old, _ := db.GetApp("acme", "web")
@@ -140,7 +142,7 @@ func TestRacingUpdatesKeepReplicaCounterExact(t *testing.T) {
 		go func(n int64) {
 			defer wg.Done()
 			a := old
-			a.Scaling = Scaling{Replicas: n}
+			a.Scaling = spinport.Scaling{Replicas: n}
 			if err := db.UpdateApp(old, a, q); err != nil && !errors.Is(err, ErrConflict) {
 				t.Errorf("update: %v", err)
 			}
@@ -157,8 +159,8 @@ func TestRacingUpdatesKeepReplicaCounterExact(t *testing.T) {
 // expires; then the app is visible again and a retried delete finishes.
 func TestAbandonedDeleteCanBeRetried(t *testing.T) {
 	db, _, clk := newClockDB()
-	q := DefaultQuotas
-	if err := db.CreateApp(App{Tenant: "acme", Name: "web", Scaling: Scaling{Replicas: 1}}, q); err != nil {
+	q := spinport.DefaultQuotas
+	if err := db.CreateApp(spinport.App{Tenant: "acme", Name: "web", Scaling: spinport.Scaling{Replicas: 1}}, q); err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("instance died")
@@ -169,7 +171,7 @@ func TestAbandonedDeleteCanBeRetried(t *testing.T) {
 	if _, err := db.GetApp("acme", "web"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("app being deleted: got %v, want ErrNotFound", err)
 	}
-	if err := db.CreateApp(App{Tenant: "acme", Name: "web"}, q); !errors.Is(err, ErrExists) {
+	if err := db.CreateApp(spinport.App{Tenant: "acme", Name: "web"}, q); !errors.Is(err, ErrExists) {
 		t.Fatalf("re-create while being deleted: %v", err)
 	}
 	clk.add(2 * time.Minute)

@@ -7,26 +7,28 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spinport/spinport/api"
+	"github.com/spinport/spinport"
+
 	"github.com/spinport/spinport/jsonw"
 	"github.com/spinport/spinport/k8sproxy"
-	"github.com/spinport/spinport/kv"
 	"github.com/tidwall/gjson"
 )
 
 // Deployer applies spinport's records to a cluster. It implements
-// api.Deployer; in Spin it lives for one request, like its k8sproxy.Client.
+// spinport.Deployer; in Spin it lives for one request, like its k8sproxy.Client.
 type Deployer struct {
-	K  *k8sproxy.Client
-	DB kv.DB
-	S  Settings
+	K *k8sproxy.Client
+	S Settings
+	// RedisDB returns the Redis database index reserved for a tenant's app
+	// KV stores, allocating one on first use (kv.DB.TenantRedisDB).
+	RedisDB func(tenant string) (int64, error)
 	// Sleep waits between retries; nil means time.Sleep. The Spin main
 	// passes a WASI sleep: TinyGo's time.Sleep cannot block inside Spin's
 	// exported handler call.
 	Sleep func(time.Duration)
 }
 
-var _ api.Deployer = (*Deployer)(nil)
+var _ spinport.Deployer = (*Deployer)(nil)
 
 // problem turns Kubernetes failures into answers the API client can act on.
 func problem(step string, err error) error {
@@ -35,27 +37,27 @@ func problem(step string, err error) error {
 	}
 	switch {
 	case k8sproxy.IsUnavailable(err):
-		return &api.Problem{Status: http.StatusServiceUnavailable, Title: "Kubernetes unavailable",
+		return &spinport.Error{Kind: spinport.Unavailable, Title: "Kubernetes unavailable",
 			Detail: step + ": the Kubernetes API server did not answer; retry the same request shortly and it will converge"}
 	case k8sproxy.IsPolicy(err):
 		return err // spinport asked for something outside its policy: a bug, answered 500
 	case quotaPending(err):
-		return &api.Problem{Status: http.StatusServiceUnavailable, Title: "Kubernetes unavailable",
+		return &spinport.Error{Kind: spinport.Unavailable, Title: "Kubernetes unavailable",
 			Detail: step + ": the tenant's ResourceQuota is still being computed by Kubernetes; retry the same request shortly and it will converge"}
 	}
 	var ae *k8sproxy.APIError
 	if errors.As(err, &ae) {
-		status := http.StatusBadGateway
+		kind := spinport.Failed
 		if ae.Status == http.StatusUnprocessableEntity || ae.Status == http.StatusBadRequest || ae.Status == http.StatusForbidden {
-			status = http.StatusUnprocessableEntity // e.g. a webhook or quota refused the object
+			kind = spinport.Refused // e.g. a webhook or quota refused the object
 		}
-		return &api.Problem{Status: status, Title: "Kubernetes refused the change", Detail: step + ": " + ae.Message}
+		return &spinport.Error{Kind: kind, Title: "Kubernetes refused the change", Detail: step + ": " + ae.Message}
 	}
 	return err
 }
 
 // ApplyTenant creates or updates the namespace, its quota and executor.
-func (d *Deployer) ApplyTenant(t kv.Tenant) error {
+func (d *Deployer) ApplyTenant(t spinport.Tenant) error {
 	for _, obj := range [][]byte{d.S.NamespaceObject(t), d.S.QuotaObject(t), d.S.ExecutorObject(t)} {
 		if _, err := d.K.Apply(obj); err != nil {
 			return problem("tenant "+t.Slug, err)
@@ -77,22 +79,22 @@ func (d *Deployer) DeleteTenant(slug string) error {
 // objects (so a half-created tenant is repaired), the runtime-config
 // Secret, the SpinApp, then Ingress and Certificate. Every step is a
 // server-side apply, so running it again converges.
-func (d *Deployer) Apply(t kv.Tenant, app kv.App, rev kv.Revision) error {
+func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revision) error {
 	if err := d.ApplyTenant(t); err != nil {
 		return err
 	}
 	ns := d.S.Namespace(app.Tenant)
 	if rev.KV {
 		if d.S.AppRedisURL == "" {
-			return &api.Problem{Status: http.StatusUnprocessableEntity, Title: "KV store not available",
+			return &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
 				Detail: "this app binds a KV store but the installation has no app_redis_url; unset kv on the app or ask an admin to configure it"}
 		}
-		db, err := d.DB.TenantRedisDB(app.Tenant)
+		db, err := d.RedisDB(app.Tenant)
 		if err != nil {
 			return err
 		}
 		if max := d.S.AppRedisDBs; max > 0 && db >= max {
-			return &api.Problem{Status: http.StatusUnprocessableEntity, Title: "KV store not available",
+			return &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
 				Detail: "the installation's app Redis has no free database for this tenant (" + strconv.FormatInt(max, 10) +
 					" databases, one per tenant); unset kv on the app or ask an admin for a Redis with more databases"}
 		}
@@ -104,7 +106,7 @@ func (d *Deployer) Apply(t kv.Tenant, app kv.App, rev kv.Revision) error {
 	}
 	image := rev.Image
 	if rev.Digest != "" {
-		image = pinned(rev.Image, rev.Digest)
+		image = spinport.Pin(rev.Image, rev.Digest)
 	}
 	if err := d.applyCounted(d.S.SpinAppObject(app, rev, image)); err != nil {
 		return problem("SpinApp", err)
@@ -144,33 +146,8 @@ func (d *Deployer) applyCounted(obj []byte) error {
 	return err
 }
 
-// pinned drops the tag when a digest is known: the digest is what runs.
-func pinned(image, digest string) string {
-	ref := image
-	for i := 0; i < len(ref); i++ {
-		if ref[i] == '@' {
-			ref = ref[:i]
-			break
-		}
-	}
-	slash := -1
-	for i := len(ref) - 1; i >= 0; i-- {
-		if ref[i] == '/' {
-			slash = i
-			break
-		}
-	}
-	for i := len(ref) - 1; i > slash; i-- {
-		if ref[i] == ':' {
-			ref = ref[:i]
-			break
-		}
-	}
-	return ref + "@" + digest
-}
-
 // DeleteApp removes everything the app runs.
-func (d *Deployer) DeleteApp(app kv.App) error {
+func (d *Deployer) DeleteApp(app spinport.App) error {
 	ns := d.S.Namespace(app.Tenant)
 	for _, o := range []struct{ kind, name string }{
 		{"Certificate", tlsName(app.Name)}, {"Ingress", app.Name}, {"SpinApp", app.Name},
@@ -202,9 +179,9 @@ func (d *Deployer) DeleteSecret(tenant, app, name string) error {
 }
 
 // Status reports what the cluster runs for the app.
-func (d *Deployer) Status(app kv.App) (api.Status, error) {
+func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 	ns := d.S.Namespace(app.Tenant)
-	var st api.Status
+	var st spinport.Status
 	sa, err := d.K.Get("SpinApp", ns, app.Name)
 	if k8sproxy.IsNotFound(err) {
 		st.JSON = []byte(`{"spinApp":null}`)
@@ -271,7 +248,7 @@ func rawOr(r gjson.Result, def string) []byte {
 }
 
 // Logs returns the last tail lines of each of the app's pods.
-func (d *Deployer) Logs(app kv.App, tail int) ([]byte, error) {
+func (d *Deployer) Logs(app spinport.App, tail int) ([]byte, error) {
 	ns := d.S.Namespace(app.Tenant)
 	pods, err := d.K.List("Pod", ns, operatorAppLabel+"="+app.Name)
 	if err != nil {

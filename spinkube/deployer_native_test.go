@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spinport/spinport/api"
+	"github.com/spinport/spinport"
+
 	"github.com/spinport/spinport/k8sproxy"
-	"github.com/spinport/spinport/kv"
 )
 
 // A SpinApp applied right after its tenant's ResourceQuota was created is
@@ -54,8 +54,8 @@ func TestApplyWaitsForPendingQuota(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := &Deployer{K: k, S: testSettings, Sleep: func(d time.Duration) { slept = append(slept, d) }}
-		return d.Apply(kv.Tenant{Slug: "acme", Quotas: kv.DefaultQuotas}, kv.App{Tenant: "acme", Name: "web"},
-			kv.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: kv.Scaling{Replicas: 1}})
+		return d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"},
+			spinport.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}})
 	}
 
 	refusals.Store(2)
@@ -73,9 +73,9 @@ func TestApplyWaitsForPendingQuota(t *testing.T) {
 	spinAppPatches.Store(0)
 	slept = nil
 	err := deploy()
-	var p *api.Problem
-	if !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Detail, "retry") {
-		t.Fatalf("Apply with a quota that stays pending: %v, want a 503 problem", err)
+	var p *spinport.Error
+	if !errors.As(err, &p) || p.Kind != spinport.Unavailable || !strings.Contains(p.Detail, "retry") {
+		t.Fatalf("Apply with a quota that stays pending: %v, want an Unavailable error", err)
 	}
 	if n := spinAppPatches.Load(); n != 6 {
 		t.Errorf("SpinApp applied %d times, want 6 (1 + 5 retries)", n)

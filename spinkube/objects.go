@@ -8,8 +8,9 @@ import (
 	"encoding/base64"
 	"strconv"
 
+	"github.com/spinport/spinport"
+
 	"github.com/spinport/spinport/jsonw"
-	"github.com/spinport/spinport/kv"
 )
 
 // Labels on everything spinport creates. k8sproxy refuses objects and
@@ -42,7 +43,7 @@ func (s Settings) Namespace(tenant string) string { return s.NamespacePrefix + t
 
 // Hosts are the app's default host and its custom domains.
 func (s Settings) Hosts(tenant, app string, domains []string) []string {
-	return append([]string{app + "-" + tenant + "." + s.BaseDomain}, domains...)
+	return append([]string{spinport.DefaultHost(app, tenant, s.BaseDomain)}, domains...)
 }
 
 func secretsName(app string) string       { return app + "-secrets" }
@@ -63,7 +64,7 @@ func meta(w *jsonw.W, apiVersion, kind, namespace, name string, labels ...string
 	w.End().End()
 }
 
-func (s Settings) NamespaceObject(t kv.Tenant) []byte {
+func (s Settings) NamespaceObject(t spinport.Tenant) []byte {
 	var w jsonw.W
 	w.Object()
 	meta(&w, "v1", "Namespace", "", s.Namespace(t.Slug), LabelTenant, t.Slug)
@@ -73,7 +74,7 @@ func (s Settings) NamespaceObject(t kv.Tenant) []byte {
 
 // QuotaObject caps pods and SpinApps in the namespace, so the cluster
 // enforces the tenant's quotas even if spinport's records drift.
-func (s Settings) QuotaObject(t kv.Tenant) []byte {
+func (s Settings) QuotaObject(t spinport.Tenant) []byte {
 	var w jsonw.W
 	w.Object()
 	meta(&w, "v1", "ResourceQuota", s.Namespace(t.Slug), "spinport-quota", LabelTenant, t.Slug)
@@ -86,7 +87,7 @@ func (s Settings) QuotaObject(t kv.Tenant) []byte {
 	return w.Bytes()
 }
 
-func (s Settings) ExecutorObject(t kv.Tenant) []byte {
+func (s Settings) ExecutorObject(t spinport.Tenant) []byte {
 	var w jsonw.W
 	w.Object()
 	meta(&w, "core.spinkube.dev/v1alpha1", "SpinAppExecutor", s.Namespace(t.Slug), ExecutorName, LabelTenant, t.Slug)
@@ -119,7 +120,7 @@ func (s Settings) RuntimeConfigSecret(tenant, app string, db int64) []byte {
 }
 
 // SpinAppObject is the app at a revision.
-func (s Settings) SpinAppObject(app kv.App, rev kv.Revision, image string) []byte {
+func (s Settings) SpinAppObject(app spinport.App, rev spinport.Revision, image string) []byte {
 	var w jsonw.W
 	w.Object()
 	revNum := strconv.FormatInt(rev.Number, 10)
@@ -156,7 +157,7 @@ func (s Settings) SpinAppObject(app kv.App, rev kv.Revision, image string) []byt
 
 // IngressObject routes every host of the app to the Service spin-operator
 // creates (<app>, port 80), with TLS from the app's Certificate.
-func (s Settings) IngressObject(app kv.App, hosts []string) []byte {
+func (s Settings) IngressObject(app spinport.App, hosts []string) []byte {
 	var w jsonw.W
 	w.Object()
 	meta(&w, "networking.k8s.io/v1", "Ingress", s.Namespace(app.Tenant), app.Name, LabelTenant, app.Tenant, LabelApp, app.Name)
@@ -173,7 +174,7 @@ func (s Settings) IngressObject(app kv.App, hosts []string) []byte {
 	return w.Bytes()
 }
 
-func (s Settings) CertificateObject(app kv.App, hosts []string) []byte {
+func (s Settings) CertificateObject(app spinport.App, hosts []string) []byte {
 	var w jsonw.W
 	w.Object()
 	meta(&w, "cert-manager.io/v1", "Certificate", s.Namespace(app.Tenant), tlsName(app.Name), LabelTenant, app.Tenant, LabelApp, app.Name)

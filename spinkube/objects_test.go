@@ -3,7 +3,8 @@ package spinkube
 import (
 	"testing"
 
-	"github.com/spinport/spinport/kv"
+	"github.com/spinport/spinport"
+
 	"github.com/tidwall/gjson"
 )
 
@@ -12,9 +13,9 @@ var testSettings = Settings{NamespacePrefix: "spinport-", BaseDomain: "apps.exam
 	CPULimit: "500m", MemoryLimit: "256Mi"}
 
 func TestSpinAppObject(t *testing.T) {
-	app := kv.App{Tenant: "acme", Name: "web"}
-	rev := kv.Revision{Number: 7, Scaling: kv.Scaling{Replicas: 3}, KV: true,
-		Variables: []kv.Variable{{Name: "greeting", Value: "hi"}, {Name: "db_password", Secret: true}}}
+	app := spinport.App{Tenant: "acme", Name: "web"}
+	rev := spinport.Revision{Number: 7, Scaling: spinport.Scaling{Replicas: 3}, KV: true,
+		Variables: []spinport.Variable{{Name: "greeting", Value: "hi"}, {Name: "db_password", Secret: true}}}
 	obj := gjson.ParseBytes(testSettings.SpinAppObject(app, rev, "ghcr.io/acme/web@sha256:abc"))
 	checks := map[string]string{
 		"apiVersion":         "core.spinkube.dev/v1alpha1",
@@ -37,14 +38,14 @@ func TestSpinAppObject(t *testing.T) {
 	if obj.Get("spec.variables.1.value").Exists() {
 		t.Error("secret variable has a value in the SpinApp")
 	}
-	auto := gjson.ParseBytes(testSettings.SpinAppObject(app, kv.Revision{Scaling: kv.Scaling{Autoscale: true, MinReplicas: 1, MaxReplicas: 4}}, "x/y:z"))
+	auto := gjson.ParseBytes(testSettings.SpinAppObject(app, spinport.Revision{Scaling: spinport.Scaling{Autoscale: true, MinReplicas: 1, MaxReplicas: 4}}, "x/y:z"))
 	if !auto.Get("spec.enableAutoscaling").Bool() || auto.Get("spec.replicas").Exists() {
 		t.Errorf("autoscaling: %s", auto.Raw)
 	}
 }
 
 func TestIngressAndCertificate(t *testing.T) {
-	app := kv.App{Tenant: "acme", Name: "web"}
+	app := spinport.App{Tenant: "acme", Name: "web"}
 	hosts := testSettings.Hosts("acme", "web", []string{"www.acme.test"})
 	ing := gjson.ParseBytes(testSettings.IngressObject(app, hosts))
 	if ing.Get("spec.ingressClassName").String() != "webapprouting.kubernetes.azure.com" ||
@@ -65,21 +66,8 @@ func TestRuntimeConfigAndQuota(t *testing.T) {
 	if sec.Get(`data.runtime-config\.toml`).String() != "W2tleV92YWx1ZV9zdG9yZS5kZWZhdWx0XQp0eXBlID0gInJlZGlzIgp1cmwgPSAicmVkaXM6Ly86cHdAcmVkaXM6NjM3OS8zIgo=" {
 		t.Errorf("runtime config: %s", sec.Raw)
 	}
-	q := gjson.ParseBytes(testSettings.QuotaObject(kv.Tenant{Slug: "acme", Quotas: kv.Quotas{MaxApps: 4, MaxReplicasPerApp: 2, MaxTotalReplicas: 6}}))
+	q := gjson.ParseBytes(testSettings.QuotaObject(spinport.Tenant{Slug: "acme", Quotas: spinport.Quotas{MaxApps: 4, MaxReplicasPerApp: 2, MaxTotalReplicas: 6}}))
 	if q.Get(`spec.hard.pods`).String() != "8" || q.Get(`spec.hard.count/spinapps\.core\.spinkube\.dev`).String() != "4" {
 		t.Errorf("quota: %s", q.Raw)
-	}
-}
-
-func TestPinned(t *testing.T) {
-	d := "sha256:abc"
-	for in, want := range map[string]string{
-		"ghcr.io/a/b:v1@" + d:      "ghcr.io/a/b@" + d,
-		"localhost:5000/b:v1@" + d: "localhost:5000/b@" + d,
-		"localhost:5000/b@" + d:    "localhost:5000/b@" + d,
-	} {
-		if got := pinned(in, d); got != want {
-			t.Errorf("pinned(%s) = %s, want %s", in, got, want)
-		}
 	}
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	spinkv "github.com/fermyon/spin/sdk/go/v2/kv"
 	"github.com/fermyon/spin/sdk/go/v2/redis"
@@ -19,19 +20,9 @@ type spinVariables struct{ err error }
 func (v *spinVariables) get(name string) string {
 	s, err := variables.Get(name)
 	if err != nil && v.err == nil {
-		v.err = fmt.Errorf("variable %s: %v (set SPIN_VARIABLE_%s or the SpinApp variable)", name, err, upper(name))
+		v.err = fmt.Errorf("variable %s: %v (set SPIN_VARIABLE_%s or the SpinApp variable)", name, err, strings.ToUpper(name))
 	}
 	return s
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
 
 // spinStore adapts the Spin KV store to kv.Store, opening it on first use.

@@ -105,7 +105,7 @@ func newServer() (*api.Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		srv.Deployer = &spinkube.Deployer{K: k, DB: srv.DB, S: spinkube.Settings{
+		srv.Deployer = &spinkube.Deployer{K: k, RedisDB: srv.DB.TenantRedisDB, S: spinkube.Settings{
 			NamespacePrefix: v.get("namespace_prefix"),
 			BaseDomain:      cfg.BaseDomain,
 			IngressClass:    v.get("ingress_class"),

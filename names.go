@@ -1,4 +1,4 @@
-package api
+package spinport
 
 import (
 	"strconv"
@@ -9,46 +9,46 @@ import (
 // default host label "<app>-<tenant>" and "<app>-runtime-config" must fit
 // in a 63-character DNS label.
 const (
-	maxTenantLen   = 20
-	maxAppLen      = 30
-	maxVariables   = 100
-	maxDomains     = 10
-	maxVariableLen = 64
-	maxValueLen    = 16 << 10
+	MaxTenantLen   = 20
+	MaxAppLen      = 30
+	MaxVariables   = 100
+	MaxDomains     = 10
+	MaxVariableLen = 64
+	MaxValueLen    = 16 << 10
 )
 
 // checkName validates a DNS-1035 label (a Service name, which SpinApp
 // creates from the app name, must start with a letter).
-func checkName(field, kind, s string, max int) error {
+func CheckName(field, kind, s string, max int) error {
 	fix := kind + " names are 1-" + strconv.Itoa(max) + " characters of lowercase letters, digits and '-', starting with a letter and ending with a letter or digit (e.g. \"web-api\")"
 	if s == "" {
-		return badRequest(field, field+" is required: "+fix)
+		return invalid(field, field+" is required: "+fix)
 	}
 	if len(s) > max {
-		return badRequest(field, kind+" name \""+s+"\" is "+strconv.Itoa(len(s))+" characters: "+fix)
+		return invalid(field, kind+" name \""+s+"\" is "+strconv.Itoa(len(s))+" characters: "+fix)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		ok := c >= 'a' && c <= 'z' || (i > 0 && (c >= '0' && c <= '9' || c == '-'))
 		if !ok {
-			return badRequest(field, kind+" name \""+s+"\" is not valid: "+fix)
+			return invalid(field, kind+" name \""+s+"\" is not valid: "+fix)
 		}
 	}
 	if s[len(s)-1] == '-' {
-		return badRequest(field, kind+" name \""+s+"\" ends with '-': "+fix)
+		return invalid(field, kind+" name \""+s+"\" ends with '-': "+fix)
 	}
 	return nil
 }
 
-func checkTenantSlug(s string) error {
-	if err := checkName("slug", "tenant", s, maxTenantLen); err != nil {
+func CheckTenantSlug(s string) error {
+	if err := CheckName("slug", "tenant", s, MaxTenantLen); err != nil {
 		return err
 	}
 	return checkReserved("slug", "tenant slug", s)
 }
 
-func checkAppName(s string) error {
-	if err := checkName("name", "app", s, maxAppLen); err != nil {
+func CheckAppName(s string) error {
+	if err := CheckName("name", "app", s, MaxAppLen); err != nil {
 		return err
 	}
 	return checkReserved("name", "app name", s)
@@ -61,30 +61,39 @@ func checkAppName(s string) error {
 var reservedNames = []string{"default", "kube-system", "kube-public", "kube-node-lease",
 	"spinport", "spinport-system", "system", "containerd-shim-spin"}
 
+func isReserved(s string) bool {
+	for _, r := range reservedNames {
+		if r == s {
+			return true
+		}
+	}
+	return strings.HasPrefix(s, "kube-")
+}
+
 func checkReserved(field, what, s string) error {
-	if contains(reservedNames, s) || strings.HasPrefix(s, "kube-") {
-		return badRequest(field, what+" \""+s+"\" is reserved (Kubernetes' own names, kube-*, and the names spinport uses for itself: "+
+	if isReserved(s) {
+		return invalid(field, what+" \""+s+"\" is reserved (Kubernetes' own names, kube-*, and the names spinport uses for itself: "+
 			strings.Join(reservedNames, ", ")+"); choose another")
 	}
 	return nil
 }
 
-// checkVariableName accepts what Spin accepts for variable names: lowercase
+// CheckVariableName accepts what Spin accepts for variable names: lowercase
 // ASCII letters, digits and single underscores, starting with a letter.
-func checkVariableName(s string) error {
+func CheckVariableName(s string) error {
 	fix := "variable names are lowercase letters, digits and single underscores, start with a letter and do not end with '_' (e.g. \"api_url\"); Spin exposes them as SPIN_VARIABLE_<NAME>"
-	if s == "" || len(s) > maxVariableLen {
-		return badRequest("name", "variable name must be 1-"+strconv.Itoa(maxVariableLen)+" characters: "+fix)
+	if s == "" || len(s) > MaxVariableLen {
+		return invalid("name", "variable name must be 1-"+strconv.Itoa(MaxVariableLen)+" characters: "+fix)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		ok := c >= 'a' && c <= 'z' || (i > 0 && (c >= '0' && c <= '9' || c == '_'))
 		if !ok {
-			return badRequest("name", "variable name \""+s+"\" is not valid: "+fix)
+			return invalid("name", "variable name \""+s+"\" is not valid: "+fix)
 		}
 	}
 	if strings.Contains(s, "__") || s[len(s)-1] == '_' {
-		return badRequest("name", "variable name \""+s+"\" is not valid: "+fix)
+		return invalid("name", "variable name \""+s+"\" is not valid: "+fix)
 	}
 	return nil
 }
@@ -109,23 +118,39 @@ func (im Image) String() string {
 }
 
 // Pinned is the reference Kubernetes should pull: by digest when known.
-func (im Image) Pinned() string {
-	if im.Digest != "" {
-		return im.Registry + "/" + im.Repository + "@" + im.Digest
+func (im Image) Pinned() string { return Pin(im.String(), im.Digest) }
+
+// Pin is the reference to pull for an image reference (as given) and the
+// digest it was deployed at: the digest is what runs, so tag and any older
+// digest are dropped. Without a digest the reference is pulled as given.
+func Pin(ref, digest string) string {
+	if digest == "" {
+		return ref
 	}
-	return im.String()
+	if at := strings.IndexByte(ref, '@'); at >= 0 {
+		ref = ref[:at]
+	}
+	if colon := strings.LastIndexByte(ref, ':'); colon > strings.LastIndexByte(ref, '/') {
+		ref = ref[:colon] // a tag, not a registry port
+	}
+	return ref + "@" + digest
+}
+
+// DefaultHost is the host every app gets: <app>-<tenant>.<base domain>.
+func DefaultHost(app, tenant, baseDomain string) string {
+	return app + "-" + tenant + "." + baseDomain
 }
 
 const imageFix = "use registry/repository[:tag][@sha256:digest], e.g. ghcr.io/acme/web:v1.2.0 or ghcr.io/acme/web@sha256:<64 hex>"
 
-// parseImage validates registry/repository[:tag][@sha256:digest]. The
+// ParseImage validates registry/repository[:tag][@sha256:digest]. The
 // registry is required: spinport never guesses Docker Hub.
-func parseImage(s string) (Image, error) {
+func ParseImage(s string) (Image, error) {
 	bad := func(why string) (Image, error) {
-		return Image{}, badRequest("image", "image \""+s+"\" "+why+": "+imageFix)
+		return Image{}, invalid("image", "image \""+s+"\" "+why+": "+imageFix)
 	}
 	if s == "" {
-		return Image{}, badRequest("image", "image is required: "+imageFix)
+		return Image{}, invalid("image", "image is required: "+imageFix)
 	}
 	if len(s) > 512 {
 		return bad("is too long")
@@ -135,7 +160,7 @@ func parseImage(s string) (Image, error) {
 	if at := strings.IndexByte(rest, '@'); at >= 0 {
 		im.Digest = rest[at+1:]
 		rest = rest[:at]
-		if !strings.HasPrefix(im.Digest, "sha256:") || len(im.Digest) != 71 || !isHex(im.Digest[7:]) {
+		if !strings.HasPrefix(im.Digest, "sha256:") || len(im.Digest) != 71 || !IsHex(im.Digest[7:]) {
 			return bad("has a malformed digest (want sha256: and 64 lowercase hex digits)")
 		}
 	}
@@ -170,7 +195,7 @@ func parseImage(s string) (Image, error) {
 	return im, nil
 }
 
-func isHex(s string) bool {
+func IsHex(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
@@ -249,21 +274,21 @@ func validHost(s string) bool {
 	return true
 }
 
-// checkDomain validates a custom domain. Names under the installation's
+// CheckDomain validates a custom domain. Names under the installation's
 // base domain are reserved for the default hosts.
-func checkDomain(host, baseDomain string) error {
+func CheckDomain(host, baseDomain string) error {
 	if !validHost(host) {
-		return badRequest("domains", "domain \""+host+"\" is not a valid lowercase host name (e.g. \"www.example.com\"; no scheme, port, path or wildcard)")
+		return invalid("domains", "domain \""+host+"\" is not a valid lowercase host name (e.g. \"www.example.com\"; no scheme, port, path or wildcard)")
 	}
 	if baseDomain != "" && (host == baseDomain || strings.HasSuffix(host, "."+baseDomain)) {
-		return badRequest("domains", "domain \""+host+"\" is under the installation's base domain "+baseDomain+", whose names spinport assigns itself; use a domain you own")
+		return invalid("domains", "domain \""+host+"\" is under the installation's base domain "+baseDomain+", whose names spinport assigns itself; use a domain you own")
 	}
 	return nil
 }
 
-// registryAllowed applies the installation-wide allow-list: entries are
+// RegistryAllowed applies the installation-wide allow-list: entries are
 // registries ("ghcr.io") or registry/path prefixes ("ghcr.io/acme").
-func registryAllowed(im Image, allow []string) bool {
+func RegistryAllowed(im Image, allow []string) bool {
 	if len(allow) == 0 {
 		return true
 	}

@@ -1,4 +1,4 @@
-package api
+package spinport
 
 import "testing"
 
@@ -13,7 +13,7 @@ func TestParseImage(t *testing.T) {
 		"registry.example.com:8443/a__b/c-d:1.0": "registry.example.com:8443/a__b/c-d:1.0",
 	}
 	for in, pinned := range good {
-		im, err := parseImage(in)
+		im, err := ParseImage(in)
 		if err != nil {
 			t.Errorf("%s: %v", in, err)
 			continue
@@ -26,7 +26,7 @@ func TestParseImage(t *testing.T) {
 		"ghcr.io/acme/web:-x", "ghcr.io/acme/web@sha256:abc", "ghcr.io/acme/web@md5:" + d[7:], "ghcr.io//web:v1",
 		"ghcr.io/acme/web:v1 ", "ghcr.io:99999/a:b", "gh_cr.io/a:b", "ghcr.io/a..b:c", "ghcr.io/a-:b"}
 	for _, in := range bad {
-		if _, err := parseImage(in); err == nil {
+		if _, err := ParseImage(in); err == nil {
 			t.Errorf("%q accepted", in)
 		}
 	}
@@ -34,27 +34,40 @@ func TestParseImage(t *testing.T) {
 
 func TestNamesAndVariables(t *testing.T) {
 	for _, ok := range []string{"a", "web-api", "a1", "abcdefghijklmnopqrst"} {
-		if err := checkTenantSlug(ok); err != nil {
+		if err := CheckTenantSlug(ok); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
 	for _, bad := range []string{"", "1a", "-a", "a-", "A", "a_b", "abcdefghijklmnopqrstu", "a.b"} {
-		if checkTenantSlug(bad) == nil {
+		if CheckTenantSlug(bad) == nil {
 			t.Errorf("tenant %q accepted", bad)
 		}
 	}
 	for _, ok := range []string{"a", "api_url", "x1_y2"} {
-		if err := checkVariableName(ok); err != nil {
+		if err := CheckVariableName(ok); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
 	for _, bad := range []string{"", "A", "1a", "_a", "a_", "a__b", "a-b", "api.url"} {
-		if checkVariableName(bad) == nil {
+		if CheckVariableName(bad) == nil {
 			t.Errorf("variable %q accepted", bad)
 		}
 	}
-	if checkDomain("www.example.com", "apps.example.com") != nil || checkDomain("x.apps.example.com", "apps.example.com") == nil ||
-		checkDomain("example", "") == nil || checkDomain("*.example.com", "") == nil {
+	if CheckDomain("www.example.com", "apps.example.com") != nil || CheckDomain("x.apps.example.com", "apps.example.com") == nil ||
+		CheckDomain("example", "") == nil || CheckDomain("*.example.com", "") == nil {
 		t.Error("domain checks")
+	}
+}
+
+func TestPinned(t *testing.T) {
+	d := "sha256:abc"
+	for in, want := range map[string]string{
+		"ghcr.io/a/b:v1@" + d:      "ghcr.io/a/b@" + d,
+		"localhost:5000/b:v1@" + d: "localhost:5000/b@" + d,
+		"localhost:5000/b@" + d:    "localhost:5000/b@" + d,
+	} {
+		if got := Pin(in, d); got != want {
+			t.Errorf("pinned(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
