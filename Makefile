@@ -7,7 +7,7 @@ export SPINPORT_CACHE
 WASM         := build/spinport.wasm
 LISTEN       ?= 127.0.0.1:3000
 
-.PHONY: all tools build dev up test test-unit test-tinygo test-host bench cluster cluster-down clean
+.PHONY: all tools build dev up test test-unit test-tinygo test-host test-e2e bench cluster cluster-down clean
 
 all: build
 
@@ -28,10 +28,11 @@ dev: build
 up:
 	spin build && spin up --runtime-config-file runtime-config-redis.toml
 
-## test: unit tests (native and TinyGo), then the real .wasm end to end
-##       through the test host, with Redis and the loopback Kubernetes cluster
+## test: unit tests (native and TinyGo), the test host's own tests, then the
+##       real .wasm end to end through the test host (e2e/), with Redis and the
+##       loopback Kubernetes cluster
 test:
-	@hack/with-cluster.sh $(MAKE) --no-print-directory test-unit test-tinygo test-host
+	@hack/with-cluster.sh $(MAKE) --no-print-directory test-unit test-tinygo test-host test-e2e
 
 test-unit:
 	@echo "==> native unit tests"
@@ -40,9 +41,16 @@ test-unit:
 test-tinygo:
 	@hack/tinygo-test.sh . ./jsonw/... ./kv/... ./api/... ./k8sproxy/... ./spinkube/...
 
+## test-host: the test host's own tests (spinhost/), including that it starts $(WASM)
 test-host: build
-	@echo "==> test host and end-to-end tests against $(WASM)"
+	@echo "==> test host's own tests (spinhost/) against $(WASM)"
 	cd spinhost && SPINPORT_WASM=$(CURDIR)/$(WASM) SPINPORT_MANIFEST=$(CURDIR)/spin.toml go test -count=1 -timeout 30m ./...
+
+## test-e2e: spinport's end-to-end tests (e2e/): $(WASM) in the test host against
+##           Redis, an OpenID provider and the cluster in SPINPORT_CLUSTER_ENV
+test-e2e: build
+	@echo "==> end-to-end tests (e2e/) against $(WASM)"
+	cd e2e && SPINPORT_WASM=$(CURDIR)/$(WASM) SPINPORT_MANIFEST=$(CURDIR)/spin.toml go test -count=1 -timeout 30m ./...
 
 bench: build
 	@hack/bench.sh

@@ -5,5 +5,5 @@
 // time) at 10, 1,000 and 100,000 apps: the figure that decides latency on
 // Redis, where each operation is a round trip. Host latency and
 // deploy-to-Ready benchmarks need the .wasm and the cluster, so they live
-// in the spinhost module (spinhost/e2e).
+// in the end-to-end tests' module (e2e/).
 package bench

@@ -1,7 +1,8 @@
 // Package spinhost is a test host for Spin applications whose components
 // use the Spin 1 ABI, the ABI the Spin Go SDK v2 (TinyGo) produces. It runs
 // the real .wasm on wazero the way spin up would, so spinport's end-to-end
-// tests exercise the same module that Spin and SpinKube run.
+// tests (the repository's e2e/, a module of their own; this module's own
+// tests test the host) exercise the same module that Spin and SpinKube run.
 //
 // # What it does like Spin
 //

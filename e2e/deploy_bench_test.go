@@ -5,9 +5,9 @@ package e2e
 // and, side by side in the same run, through `kubectl apply -f
 // spinapp.yaml` + `kubectl wait` for the same app on the same cluster.
 //
-//	make bench     # hack/bench.sh: -bench . -benchtime 1x ./e2e/ with the cluster up
+//	make bench     # hack/bench.sh: -bench . -benchtime 1x in e2e/ with the cluster up
 //	SPINPORT_CLUSTER_ENV=$PWD/.cluster/env SPINPORT_WASM=$PWD/build/spinport.wasm SPINPORT_MANIFEST=$PWD/spin.toml \
-//	  go test -run '^$' -bench DeployToReady -benchtime 1x ./e2e/   # in spinhost/
+//	  go -C e2e test -run '^$' -bench DeployToReady -benchtime 1x .   # from the repository root
 //
 // One benchmark iteration does SPINPORT_BENCH_RUNS (default 10) timed runs
 // of each, alternating which goes first, after one untimed warm-up run of

@@ -9,7 +9,7 @@ package e2e
 // through the runtime config's [[client_tls]].
 //
 //	make test                         # everything, with the cluster
-//	SPINPORT_CLUSTER_ENV=$PWD/.cluster/env make test-host   # with `make cluster` up
+//	SPINPORT_CLUSTER_ENV=$PWD/.cluster/env make test-e2e   # with `make cluster` up
 //
 // TestClusterWebhooks runs the SpinApp flow once more against a second
 // cluster started with spin-operator's admission webhooks (WEBHOOKS=1 on its
@@ -76,7 +76,7 @@ func requireCluster(tb testing.TB) *kubeCluster {
 	path := os.Getenv("SPINPORT_CLUSTER_ENV")
 	if path == "" {
 		skipOrFail(tb, "SPINPORT_CLUSTER_ENV is not set: no Kubernetes cluster (`make test` starts one; or `make cluster` and "+
-			"SPINPORT_CLUSTER_ENV=$PWD/.cluster/env make test-host)")
+			"SPINPORT_CLUSTER_ENV=$PWD/.cluster/env make test-e2e)")
 	}
 	return loadKubeCluster(tb, path)
 }

@@ -69,13 +69,13 @@ func skipOrFail(tb testing.TB, msg string) {
 }
 
 // requireSpinport returns the built component and its manifest, the paths
-// `make test-host` passes in SPINPORT_WASM and SPINPORT_MANIFEST.
+// `make test-e2e` passes in SPINPORT_WASM and SPINPORT_MANIFEST.
 func requireSpinport(tb testing.TB) (wasm, manifest string) {
 	tb.Helper()
 	wasm, manifest = os.Getenv("SPINPORT_WASM"), os.Getenv("SPINPORT_MANIFEST")
 	if wasm == "" || manifest == "" {
-		skipOrFail(tb, "SPINPORT_WASM and SPINPORT_MANIFEST are not set: `make test-host` sets them; or from the repository root "+
-			"`make build && cd spinhost && SPINPORT_WASM=$PWD/../build/spinport.wasm SPINPORT_MANIFEST=$PWD/../spin.toml go test ./e2e/`")
+		skipOrFail(tb, "SPINPORT_WASM and SPINPORT_MANIFEST are not set: `make test-e2e` sets them; or from the repository root "+
+			"`make build && cd e2e && SPINPORT_WASM=$PWD/../build/spinport.wasm SPINPORT_MANIFEST=$PWD/../spin.toml go test ./...`")
 	}
 	for _, p := range []string{wasm, manifest} {
 		if _, err := os.Stat(p); err != nil {
