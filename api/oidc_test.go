@@ -4,7 +4,7 @@ package api
 
 // OIDC sign-in against a fake identity provider on httptest: discovery,
 // authorization (PKCE checked), token endpoint and JWKS. Native only
-// (httptest servers); the verifier's pure tests are in jwt_test.go.
+// (httptest servers); the verifier's pure tests are in oidc/jwt_test.go.
 
 import (
 	"crypto/rand"
@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/spinport/spinport/kv"
+	"github.com/spinport/spinport/oidc"
+	"github.com/spinport/spinport/oidc/oidctest"
 	"github.com/tidwall/gjson"
 )
 
@@ -36,10 +38,10 @@ type fakeIdP struct {
 	srv *httptest.Server
 
 	mu          sync.Mutex
-	authMethods string                           // token_endpoint_auth_methods_supported JSON, "" to omit
-	issuer      string                           // issuer in discovery and tokens, "" = srv.URL
-	claims      func(c jwtClaims) jwtClaims      // edits the ID token's claims
-	tokenReply  func(w http.ResponseWriter) bool // answers the token request itself when it returns true
+	authMethods string                                  // token_endpoint_auth_methods_supported JSON, "" to omit
+	issuer      string                                  // issuer in discovery and tokens, "" = srv.URL
+	claims      func(c oidctest.Claims) oidctest.Claims // edits the ID token's claims
+	tokenReply  func(w http.ResponseWriter) bool        // answers the token request itself when it returns true
 	codes       map[string]idpGrant
 	issued      []string // every code and ID token handed out, to check none leak
 	tokenCalls  int
@@ -56,7 +58,7 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 	mux.HandleFunc("/.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/jwk-set+json")
-		io.WriteString(w, `{"keys":[`+jwkForEC("ec-1", &jwtECKey().PublicKey)+`,`+jwkForRSA("rsa-1", &jwtRSAKey(0).PublicKey)+`]}`)
+		io.WriteString(w, `{"keys":[`+oidctest.JWKForEC("ec-1", &oidctest.ECKey().PublicKey)+`,`+oidctest.JWKForRSA("rsa-1", &oidctest.RSAKey(0).PublicKey)+`]}`)
 	})
 	mux.HandleFunc("/token", p.token)
 	p.srv = httptest.NewServer(mux)
@@ -158,12 +160,12 @@ func (p *fakeIdP) token(w http.ResponseWriter, r *http.Request) {
 		fail(400, "invalid_grant")
 		return
 	}
-	c := goodClaims().with("iss", strconv.Quote(p.issuerLocked()), "nonce", strconv.Quote(g.nonce),
+	c := oidctest.GoodClaims().With("iss", strconv.Quote(p.issuerLocked()), "nonce", strconv.Quote(g.nonce),
 		"iat", strconv.FormatInt(time.Now().Unix(), 10), "exp", strconv.FormatInt(time.Now().Unix()+300, 10))
 	if p.claims != nil {
 		c = p.claims(c)
 	}
-	idToken := signJWT(rsHeader("rsa-1"), c.json(), jwtRSAKey(0))
+	idToken := oidctest.SignJWT(oidctest.RSHeader("rsa-1"), c.JSON(), oidctest.RSAKey(0))
 	p.issued = append(p.issued, idToken)
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, `{"access_token":"at-`+randomString(p.t)+`","token_type":"Bearer","expires_in":300,"id_token":"`+idToken+`"}`)
@@ -261,7 +263,7 @@ func (e *oidcEnv) login(ret string) (callback string, sealed *http.Cookie) {
 	}
 	sealed = cookieNamed(rec, loginCookie)
 	if sealed == nil || !sealed.HttpOnly || sealed.MaxAge != 600 || sealed.Path != "/auth/" || sealed.SameSite != http.SameSiteLaxMode ||
-		sealed.Secure || len(sealed.Value) > maxLoginCookie {
+		sealed.Secure || len(sealed.Value) > oidc.MaxLoginCookie {
 		e.t.Errorf("login cookie %+v (plain http on loopback: not Secure)", sealed)
 		return "", nil
 	}
@@ -363,7 +365,7 @@ func TestOIDCSignInFlow(t *testing.T) {
 	}
 
 	// Signing in again is the same user, with the profile updated.
-	e.idp.claims = func(c jwtClaims) jwtClaims { return c.with("name", `"Ada King"`) }
+	e.idp.claims = func(c oidctest.Claims) oidctest.Claims { return c.With("name", `"Ada King"`) }
 	callback, binder = e.login("https://evil.example/")
 	rec = e.get(callback, binder)
 	if rec.Code != http.StatusFound || rec.Header().Get("Location") != "/" {
@@ -457,7 +459,7 @@ func TestOIDCCallbackRefusals(t *testing.T) {
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
-	idToken := func(edit func(jwtClaims) jwtClaims) func(*oidcEnv) {
+	idToken := func(edit func(oidctest.Claims) oidctest.Claims) func(*oidcEnv) {
 		return func(e *oidcEnv) { e.idp.claims = edit }
 	}
 	cases := []tc{
@@ -500,10 +502,10 @@ func TestOIDCCallbackRefusals(t *testing.T) {
 			e.mu.Lock()
 			now := e.clock
 			e.mu.Unlock()
-			forged := loginState{State: u.Query().Get("state"), Verifier: "attacker-verifier", Nonce: "attacker-nonce", Return: "/",
-				ExpiresAt: now.Add(loginStateTTL).Unix(), Issuer: e.idp.srv.URL, ClientID: "spinport-portal",
+			forged := oidc.LoginState{State: u.Query().Get("state"), Verifier: "attacker-verifier", Nonce: "attacker-nonce", Return: "/",
+				ExpiresAt: now.Add(oidc.LoginTTL).Unix(), Issuer: e.idp.srv.URL, ClientID: "spinport-portal",
 				TokenEndpoint: e.idp.srv.URL + "/token", JWKSURI: e.idp.srv.URL + "/jwks"}
-			v, _ := deriveSealKeys("guessed-admin-token", loginSealLabel).seal(rand.Reader, loginCookie, forged.marshal())
+			v, _ := (&oidc.Client{CookieSecret: "guessed-admin-token", Rand: rand.Reader}).SealLoginState(forged)
 			return cb, &http.Cookie{Name: loginCookie, Value: v}
 		}, status: 400, mention: "not valid"},
 		{name: "OIDC configuration changed during the sign-in", mangle: func(e *oidcEnv, cb string, b *http.Cookie) (string, *http.Cookie) {
@@ -542,12 +544,12 @@ func TestOIDCCallbackRefusals(t *testing.T) {
 			e.idp.srv.Close()
 			return cb, b
 		}, status: 503, mention: "could not reach the identity provider's token endpoint"},
-		{name: "ID token: wrong nonce", setup: idToken(func(c jwtClaims) jwtClaims { return c.with("nonce", `"other"`) }), status: 401, mention: "nonce"},
-		{name: "ID token: wrong aud", setup: idToken(func(c jwtClaims) jwtClaims { return c.with("aud", `"other-client"`) }), status: 401, mention: "aud"},
-		{name: "ID token: expired", setup: idToken(func(c jwtClaims) jwtClaims {
-			return c.with("exp", strconv.FormatInt(time.Now().Unix()-3600, 10))
+		{name: "ID token: wrong nonce", setup: idToken(func(c oidctest.Claims) oidctest.Claims { return c.With("nonce", `"other"`) }), status: 401, mention: "nonce"},
+		{name: "ID token: wrong aud", setup: idToken(func(c oidctest.Claims) oidctest.Claims { return c.With("aud", `"other-client"`) }), status: 401, mention: "aud"},
+		{name: "ID token: expired", setup: idToken(func(c oidctest.Claims) oidctest.Claims {
+			return c.With("exp", strconv.FormatInt(time.Now().Unix()-3600, 10))
 		}), status: 401, mention: "expired"},
-		{name: "ID token: wrong iss", setup: idToken(func(c jwtClaims) jwtClaims { return c.with("iss", `"https://evil.example"`) }), status: 401, mention: "iss"},
+		{name: "ID token: wrong iss", setup: idToken(func(c oidctest.Claims) oidctest.Claims { return c.With("iss", `"https://evil.example"`) }), status: 401, mention: "iss"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -589,30 +591,4 @@ func TestOIDCLoginProviderProblems(t *testing.T) {
 	e = newOIDCEnv(t)
 	e.idp.srv.Close()
 	problem(t, e.get("/auth/login"), 503, "could not reach the identity provider's discovery document")
-}
-
-func FuzzVerifyIDToken(f *testing.F) {
-	f.Add(signJWT(rsHeader("rsa-1"), goodClaims().json(), jwtRSAKey(0)))
-	f.Add(signJWT(`{"alg":"ES256","kid":"ec-1"}`, goodClaims().json(), jwtECKey()))
-	f.Add(signJWT(`{"alg":"none"}`, goodClaims().json(), nil))
-	f.Add("e30.e30.")
-	keys, err := parseJWKS([]byte(`{"keys":[` + jwkForRSA("rsa-1", &jwtRSAKey(0).PublicKey) + `,` + jwkForEC("ec-1", &jwtECKey().PublicKey) + `]}`))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, tok string) {
-		_, _ = verifyIDToken(tok, keys, jwtCheck())
-	})
-}
-
-func FuzzParseJWKS(f *testing.F) {
-	f.Add([]byte(`{"keys":[` + jwkForRSA("rsa-1", &jwtRSAKey(0).PublicKey) + `,` + jwkForEC("ec-1", &jwtECKey().PublicKey) + `]}`))
-	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"},{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		keys, err := parseJWKS(b)
-		if err == nil {
-			_, _ = verifyIDToken("eyJhbGciOiJSUzI1NiJ9.e30.AAAA", keys, jwtCheck())
-			_, _ = verifyIDToken("eyJhbGciOiJFUzI1NiJ9.e30."+strings.Repeat("A", 86), keys, jwtCheck())
-		}
-	})
 }

@@ -1,4 +1,4 @@
-package api
+package oidc
 
 // ID token verification for OIDC sign-in: JWS compact serialization, RS256
 // and ES256 signatures checked against the issuer's JWKS, and the ID token

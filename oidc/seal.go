@@ -1,9 +1,9 @@
-package api
+package oidc
 
 // Sealed cookie values: encrypted (AES-256-GCM) and authenticated
 // (HMAC-SHA256) with keys derived from a secret, so a value spinport handed
 // to a browser comes back unread and unaltered, or is refused. spinport
-// keeps its OIDC sign-in in flight this way (oidc.go) instead of in the KV
+// keeps its OIDC sign-in in flight this way (login.go) instead of in the KV
 // store, which has no expiry: anonymous requests must not write keys.
 //
 // Only the standard library's crypto/aes, crypto/cipher, crypto/hmac and
