@@ -46,3 +46,7 @@ type QuotaError struct {
 func (e *QuotaError) Error() string {
 	return "quota " + e.Quota + " (" + strconv.FormatInt(e.Limit, 10) + ") would be exceeded"
 }
+
+// ErrNoCluster is what the record-only deployer answers for anything that
+// needs Kubernetes: no cluster is configured, revisions are recorded only.
+var ErrNoCluster = &Error{Kind: Unavailable, Detail: "no Kubernetes cluster is configured (set kube_api_url and kube_token)"}

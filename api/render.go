@@ -6,6 +6,7 @@ import (
 
 	"github.com/spinport/spinport"
 
+	"github.com/spinport/spinport/control"
 	"github.com/spinport/spinport/jsonw"
 )
 
@@ -16,13 +17,35 @@ func rfc3339(unix int64) string {
 	return time.Unix(unix, 0).UTC().Format(time.RFC3339)
 }
 
-func writeTenant(w *jsonw.W, t spinport.Tenant, role string) {
+func writeMe(w *jsonw.W, p *Principal, tenants []string) {
+	w.Object().Str("id", p.ID).Str("name", p.Name).Flag("admin", p.Admin)
+	kind := "user"
+	switch {
+	case p.Token != nil:
+		kind = "token"
+		w.Str("tenant", p.Token.Tenant).Strings("scopes", p.Token.Scopes).OptStr("app", p.Token.App)
+	case p.Admin:
+		kind = "admin"
+	}
+	w.Str("kind", kind)
+	if p.Session != nil {
+		w.Str("csrfToken", p.Session.CSRF)
+	}
+	if p.Token == nil && !p.Admin {
+		w.Strings("tenants", tenants)
+	}
+	w.End()
+}
+
+func writeTenant(w *jsonw.W, row control.TenantRow) {
+	t, role := row.Tenant, row.Role
 	w.Object().Str("slug", t.Slug).Str("displayName", t.DisplayName)
 	w.Key("quotas").Object().Num("maxApps", t.Quotas.MaxApps).Num("maxReplicasPerApp", t.Quotas.MaxReplicasPerApp).Num("maxTotalReplicas", t.Quotas.MaxTotalReplicas).End()
 	w.Str("createdAt", rfc3339(t.CreatedAt)).OptStr("role", role).End()
 }
 
-func writeMember(w *jsonw.W, m spinport.Member, u spinport.User) {
+func writeMember(w *jsonw.W, row control.MemberRow) {
+	m, u := row.Member, row.User
 	w.Object().Str("user", m.UserID).Str("role", m.Role).OptStr("displayName", u.DisplayName).OptStr("email", u.Email).Str("addedAt", rfc3339(m.AddedAt)).End()
 }
 
@@ -32,6 +55,17 @@ func writeScaling(w *jsonw.W, s spinport.Scaling) {
 		return
 	}
 	w.Num("replicas", s.Replicas)
+}
+
+func (s *Server) appJSON(v control.AppView) []byte {
+	return one(func(w *jsonw.W) { s.writeApp(w, v.App, v.Current) })
+}
+
+// writeAppItem is an app in a list: settings only.
+func (s *Server) writeAppItem(w *jsonw.W, app spinport.App) {
+	w.Object().Str("name", app.Name)
+	writeScaling(w, app.Scaling)
+	w.Strings("domains", app.Domains).Str("defaultHost", s.defaultHost(app)).Str("updatedAt", rfc3339(app.UpdatedAt)).End()
 }
 
 func (s *Server) writeApp(w *jsonw.W, a spinport.App, current int64) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport"
+	"github.com/spinport/spinport/control"
 	"github.com/spinport/spinport/kv"
 )
 
@@ -114,6 +115,17 @@ func (s *Server) wrap(rt route) httprouter.Handle {
 }
 
 func (s *Server) now() int64 { return s.Now().Unix() }
+
+// svc is the use cases on this request's dependencies; without a cluster
+// the deployer is control.RecordOnly.
+func (s *Server) svc() *control.Service {
+	d := s.Deployer
+	if d == nil {
+		d = control.RecordOnly{}
+	}
+	return &control.Service{DB: s.DB, Deployer: d, Now: s.Now, Rand: s.Rand, Log: s.Log,
+		Config: control.Config{AdminToken: s.Config.AdminToken, BaseDomain: s.Config.BaseDomain, RegistryAllowlist: s.Config.RegistryAllowlist}}
+}
 
 func (s *Server) logf(msg string) {
 	if s.Log != nil {

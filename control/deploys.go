@@ -1,0 +1,271 @@
+package control
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/spinport/spinport"
+	"github.com/spinport/spinport/kv"
+)
+
+// DeployInput deploys an image.
+type DeployInput struct {
+	Image, Source, GitRef, GitSHA string
+}
+
+// AppStatus is the cluster's view of an app with the revision it runs.
+type AppStatus struct {
+	App      string
+	Cluster  spinport.Status
+	Revision *spinport.Revision // nil: never deployed
+}
+
+// snapshot is a revision carrying the app's current settings, so a
+// rollback restores configuration together with the image.
+func (s *Service) snapshot(app spinport.App) (spinport.Revision, error) {
+	vars, err := s.DB.Variables(app.Tenant, app.Name)
+	if err != nil {
+		return spinport.Revision{}, err
+	}
+	for i := range vars {
+		if vars[i].Secret {
+			vars[i].Value = ""
+		}
+	}
+	return spinport.Revision{Scaling: app.Scaling, Variables: vars, Domains: app.Domains, KV: app.KV,
+		CreatedAt: s.now(), State: spinport.StatePending}, nil
+}
+
+func sourceOf(p *Principal, asked string) (string, error) {
+	switch asked {
+	case "":
+		if p.Session != nil {
+			return "portal", nil
+		}
+		return "api", nil
+	case "portal", "api", "ci":
+		return asked, nil
+	}
+	return "", invalid("source", "source must be portal, api or ci")
+}
+
+// Deploy records a revision of the image and applies it. created is false
+// when the digest already had a revision (that one is returned, re-applied
+// if its apply never finished).
+func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (DeployInput, error)) (rev spinport.Revision, created bool, err error) {
+	a, app, err := s.appAccess(p, slug, appName, spinport.RoleDeployer)
+	if err != nil {
+		return rev, false, err
+	}
+	in, err := bind()
+	if err != nil {
+		return rev, false, err
+	}
+	im, err := spinport.ParseImage(in.Image)
+	if err != nil {
+		return rev, false, err
+	}
+	if !spinport.RegistryAllowed(im, s.Config.RegistryAllowlist) {
+		s.audit(app.Tenant, p, "deploy", "app/"+app.Name, "denied", "registry not allowed: "+im.Registry)
+		return rev, false, &spinport.Error{Kind: spinport.Forbidden, Title: "Registry not allowed", Field: "image",
+			Detail: "images from " + im.Registry + "/" + im.Repository + " are not allowed on this installation; allowed: " + strings.Join(s.Config.RegistryAllowlist, ", ")}
+	}
+	if rev, err = s.snapshot(app); err != nil {
+		return rev, false, err
+	}
+	rev.Image, rev.Digest, rev.Cause, rev.Actor = im.String(), im.Digest, spinport.CauseDeploy, p.ID
+	if rev.Source, err = sourceOf(p, in.Source); err != nil {
+		return rev, false, err
+	}
+	rev.GitRef, rev.GitSHA = in.GitRef, in.GitSHA
+	if len(rev.GitRef) > 256 {
+		return rev, false, invalid("gitRef", "gitRef is at most 256 characters")
+	}
+	if rev.GitSHA != "" && (len(rev.GitSHA) < 7 || len(rev.GitSHA) > 64 || !spinport.IsHex(rev.GitSHA)) {
+		return rev, false, invalid("gitSha", "gitSha must be 7-64 lowercase hex characters")
+	}
+	rev, existed, err := s.DB.AddRevision(app.Tenant, app.Name, rev)
+	if err != nil {
+		return rev, false, err
+	}
+	// A new revision, or a retry of one that failed or never finished (its
+	// request died mid-apply: the client gave up on a hung API server):
+	// apply it. Every step is a server-side apply, so this converges.
+	// Without a cluster, pending is where a revision stays.
+	unfinished := rev.State == spinport.StateFailed || (rev.State == spinport.StatePending && s.hasCluster())
+	if existed && !unfinished {
+		return rev, false, nil
+	}
+	rev, err = s.apply(a.Tenant, app, rev)
+	s.audit(app.Tenant, p, "deploy", "app/"+app.Name+"/revision/"+strconv.FormatInt(rev.Number, 10), outcome(err), rev.Image)
+	return rev, !existed, err
+}
+
+// apply hands the revision to the deployer and records the state reached.
+// A failure marks the revision failed with the reason and is returned, so
+// the client learns the deploy did not happen; retrying repairs it.
+func (s *Service) apply(t spinport.Tenant, app spinport.App, rev spinport.Revision) (spinport.Revision, error) {
+	err := s.Deployer.Apply(t, app, rev)
+	switch {
+	case errors.Is(err, spinport.ErrNoCluster):
+		rev.State, rev.Reason, err = spinport.StatePending, "no Kubernetes cluster is configured; the revision is recorded only", nil
+	case err != nil:
+		rev.State, rev.Reason = spinport.StateFailed, err.Error()
+	default:
+		rev.State, rev.Reason = spinport.StateApplied, ""
+		if terr := s.tenantApplied(&t); terr != nil { // Apply applied the tenant's objects too
+			s.logf("recording the tenant's cluster objects as applied: " + terr.Error())
+		}
+	}
+	if uerr := s.DB.UpdateRevision(app.Tenant, app.Name, rev); uerr != nil && err == nil {
+		err = uerr
+	}
+	return rev, err
+}
+
+// redeploy makes a config revision when a deployed app's settings change,
+// so the change reaches the cluster and can be rolled back.
+func (s *Service) redeploy(a Access, app spinport.App, p *Principal, why string) error {
+	cur, err := s.DB.LatestRevision(app.Tenant, app.Name)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil // never deployed: nothing runs yet
+	}
+	if err != nil {
+		return err
+	}
+	rev, err := s.snapshot(app)
+	if err != nil {
+		return err
+	}
+	rev.Image, rev.Digest, rev.Cause, rev.Source, rev.Actor = cur.Image, cur.Digest, spinport.CauseConfig, "api", p.ID
+	if p.Session != nil {
+		rev.Source = "portal"
+	}
+	rev, _, err = s.DB.AddRevision(app.Tenant, app.Name, rev)
+	if err != nil {
+		return err
+	}
+	rev, err = s.apply(a.Tenant, app, rev)
+	s.audit(app.Tenant, p, "deploy.config", "app/"+app.Name+"/revision/"+strconv.FormatInt(rev.Number, 10), outcome(err), why)
+	return err
+}
+
+// Rollback makes a new revision with an earlier revision's image and
+// settings and applies it.
+func (s *Service) Rollback(p *Principal, slug, appName string, bindRevision func() (int64, error)) (spinport.Revision, error) {
+	a, app, err := s.appAccess(p, slug, appName, spinport.RoleDeployer)
+	if err != nil {
+		return spinport.Revision{}, err
+	}
+	n, err := bindRevision()
+	if err != nil {
+		return spinport.Revision{}, err
+	}
+	if n < 1 {
+		return spinport.Revision{}, invalid("revision", "revision is required: the number of the revision to return to (see GET .../revisions)")
+	}
+	target, err := s.DB.GetRevision(app.Tenant, app.Name, n)
+	if errors.Is(err, kv.ErrNotFound) {
+		return spinport.Revision{}, &spinport.Error{Kind: spinport.NotFound, Field: "revision", Detail: "app " + app.Name + " has no revision " + strconv.FormatInt(n, 10)}
+	}
+	if err != nil {
+		return spinport.Revision{}, err
+	}
+	// The earlier revision's settings come back with its image; secret
+	// values are whatever the Secret holds now (they are never stored here).
+	rev := target
+	rev.Number, rev.Cause, rev.RollbackOf, rev.Actor, rev.CreatedAt = 0, spinport.CauseRollback, target.Number, p.ID, s.now()
+	rev.State, rev.Reason, rev.Source, rev.GitRef, rev.GitSHA = spinport.StatePending, "", "api", target.GitRef, target.GitSHA
+	if p.Session != nil {
+		rev.Source = "portal"
+	}
+	restored := app
+	restored.Scaling, restored.KV = target.Scaling, target.KV
+	if err := s.DB.UpdateApp(app, restored, a.Tenant.Quotas); err != nil {
+		return spinport.Revision{}, err
+	}
+	rev, _, err = s.DB.AddRevision(app.Tenant, app.Name, rev)
+	if err != nil {
+		return spinport.Revision{}, err
+	}
+	rev, err = s.apply(a.Tenant, restored, rev)
+	s.audit(app.Tenant, p, "rollback", "app/"+app.Name+"/revision/"+strconv.FormatInt(rev.Number, 10), outcome(err), "to revision "+strconv.FormatInt(n, 10))
+	return rev, err
+}
+
+func (s *Service) Revisions(p *Principal, slug, appName string, before int64, limit int) ([]spinport.Revision, int64, error) {
+	_, app, err := s.appAccess(p, slug, appName, spinport.RoleViewer)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.DB.ListRevisions(app.Tenant, app.Name, before, limit)
+}
+
+// Revision returns revision n; bad is what to answer for a number that is
+// not one (the caller's own words for it).
+func (s *Service) Revision(p *Principal, slug, appName string, n int64, asked string) (spinport.Revision, error) {
+	_, app, err := s.appAccess(p, slug, appName, spinport.RoleViewer)
+	if err != nil {
+		return spinport.Revision{}, err
+	}
+	if n < 1 {
+		return spinport.Revision{}, invalid("revision", "revision must be a positive whole number")
+	}
+	rev, err := s.DB.GetRevision(app.Tenant, app.Name, n)
+	if errors.Is(err, kv.ErrNotFound) {
+		return rev, notFound("app " + app.Name + " has no revision " + asked)
+	}
+	return rev, err
+}
+
+// Status reports the cluster's view of the app and moves the newest
+// revision from applied to ready (or failed, with the reason) as seen.
+func (s *Service) Status(p *Principal, slug, appName string) (AppStatus, error) {
+	_, app, err := s.appAccess(p, slug, appName, spinport.RoleViewer)
+	if err != nil {
+		return AppStatus{}, err
+	}
+	st, err := s.Deployer.Status(app)
+	if err != nil {
+		return AppStatus{}, err
+	}
+	out := AppStatus{App: app.Name, Cluster: st}
+	rev, err := s.DB.LatestRevision(app.Tenant, app.Name)
+	if errors.Is(err, kv.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return AppStatus{}, err
+	}
+	if st.Revision == rev.Number {
+		next := rev
+		switch {
+		case st.Failure != "" && rev.State != spinport.StateFailed:
+			next.State, next.Reason = spinport.StateFailed, st.Failure
+		case st.Ready && rev.State == spinport.StateApplied:
+			next.State = spinport.StateReady
+		}
+		if next.State != rev.State {
+			if err := s.DB.UpdateRevision(app.Tenant, app.Name, next); err != nil {
+				return AppStatus{}, err
+			}
+			rev = next
+		}
+	}
+	out.Revision = &rev
+	return out, nil
+}
+
+// Logs returns the app's pods' last tail lines.
+func (s *Service) Logs(p *Principal, slug, appName string, bindTail func() (int, error)) ([]byte, error) {
+	_, app, err := s.appAccess(p, slug, appName, spinport.RoleViewer)
+	if err != nil {
+		return nil, err
+	}
+	tail, err := bindTail()
+	if err != nil {
+		return nil, err
+	}
+	return s.Deployer.Logs(app, tail)
+}
