@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tidwall/gjson"
+	"github.com/spinport/spinport/jsonw"
 	"github.com/valyala/fastjson"
 )
 
@@ -41,8 +41,8 @@ func readBody(r *http.Request, fields ...string) (body, error) {
 		return body{}, &Problem{Status: http.StatusUnsupportedMediaType, Title: "Unsupported media type",
 			Detail: "send the body as application/json"}
 	}
-	if !nestingOK(data, maxNesting) {
-		return body{}, badRequest("", "the body nests arrays or objects more than "+strconv.Itoa(maxNesting)+" levels deep")
+	if !jsonw.Shallow(data, jsonw.MaxDepth) {
+		return body{}, badRequest("", "the body nests arrays or objects more than "+strconv.Itoa(jsonw.MaxDepth)+" levels deep")
 	}
 	var p fastjson.Parser
 	v, err := p.ParseBytes(data)
@@ -64,46 +64,6 @@ func readBody(r *http.Request, fields ...string) (body, error) {
 	}
 	return body{v: v}, nil
 }
-
-// maxNesting bounds how deeply a request body may nest arrays and objects.
-// spinport's bodies nest at most 3 levels; fastjson's own limit (300) is
-// far more than the small stack of a TinyGo instance survives: a body of
-// ~150 nested arrays overflowed it and trapped the instance (HTTP 500).
-const maxNesting = 32
-
-// nestingOK reports whether data nests arrays and objects at most max
-// levels deep; brackets inside strings do not count. It does not validate
-// the JSON (the parser does), it only keeps the recursive parser shallow.
-func nestingOK(data []byte, max int) bool {
-	depth, inString, escaped := 0, false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '[' || c == '{':
-			depth++
-			if depth > max {
-				return false
-			}
-		case c == ']' || c == '}':
-			depth--
-		}
-	}
-	return true
-}
-
-// validJSON checks JSON from outside (identity providers) before gjson
-// reads it: shallow enough for a TinyGo stack, then well-formed.
-func validJSON(b []byte) bool { return nestingOK(b, maxNesting) && gjson.ValidBytes(b) }
 
 func emptyObject() *fastjson.Value {
 	var a fastjson.Arena

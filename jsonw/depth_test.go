@@ -1,4 +1,4 @@
-package api
+package jsonw
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 
 // Pure tests: they also run compiled by TinyGo (make test-tinygo).
 
-func TestNestingOK(t *testing.T) {
+func TestShallow(t *testing.T) {
 	for _, c := range []struct {
 		in   string
 		max  int
@@ -20,11 +20,11 @@ func TestNestingOK(t *testing.T) {
 		{`{"a":"\\","b":[[[1]]]}`, 3, false},  // an escaped backslash ends the escape
 		{strings.Repeat("[", 33) + strings.Repeat("]", 33), 32, false},
 		{strings.Repeat("[", 32) + strings.Repeat("]", 32), 32, true},
-		{strings.Repeat("[", 5000), maxNesting, false},
+		{strings.Repeat("[", 5000), MaxDepth, false},
 		{`]]]]{`, 1, true}, // malformed, left to the parser
 	} {
-		if got := nestingOK([]byte(c.in), c.max); got != c.want {
-			t.Errorf("nestingOK(%.40q, %d) = %v, want %v", c.in, c.max, got, c.want)
+		if got := Shallow([]byte(c.in), c.max); got != c.want {
+			t.Errorf("Shallow(%.40q, %d) = %v, want %v", c.in, c.max, got, c.want)
 		}
 	}
 }
