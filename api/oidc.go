@@ -21,6 +21,7 @@ import (
 	"github.com/spinport/spinport"
 
 	"github.com/julienschmidt/httprouter"
+	"github.com/spinport/spinport/control"
 	"github.com/spinport/spinport/oidc"
 )
 
@@ -50,7 +51,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request, _ httprouter.
 
 // oidcCallback completes the sign-in: GET /auth/callback?code&state.
 func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	userID, ret, err := s.completeSignIn(r)
+	sess, ret, err := s.completeSignIn(r)
 	// One Set-Cookie per response: the Spin Go SDK (v2.2.0) passes only the
 	// first value of each response header to Spin, so a second cookie
 	// would be lost. On success that cookie is the session; the login
@@ -73,10 +74,7 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request, _ httprout
 		writeError(w, err, s.Log)
 		return
 	}
-	if _, err := s.startSession(w, r, userID); err != nil {
-		writeError(w, err, s.Log)
-		return
-	}
+	setSessionCookie(w, r, sess.Cookie)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", ret)
 	w.WriteHeader(http.StatusFound)
@@ -84,10 +82,10 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request, _ httprout
 
 // completeSignIn hands the callback to oidc (which checks it against the
 // login cookie, redeems the code and verifies the ID token), records the
-// user and returns who signed in and where to send the browser.
-func (s *Server) completeSignIn(r *http.Request) (userID, ret string, err error) {
+// user, starts the session and says where to send the browser.
+func (s *Server) completeSignIn(r *http.Request) (sess control.NewSession, ret string, err error) {
 	if err := s.oidcReady(); err != nil {
-		return "", "", err
+		return sess, "", err
 	}
 	q := r.URL.Query()
 	cb := oidc.Callback{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"),
@@ -99,19 +97,10 @@ func (s *Server) completeSignIn(r *http.Request) (userID, ret string, err error)
 	}
 	in, err := s.oidcClient().Finish(cb)
 	if err != nil {
-		return "", "", err
+		return sess, "", err
 	}
-	u := in.User
-	u.CreatedAt = s.now()
-	newID, err := s.randomHex(8)
-	if err != nil {
-		return "", "", err
-	}
-	user, err := s.DB.EnsureUser(u, func() string { return newID })
-	if err != nil {
-		return "", "", err
-	}
-	return user.ID, in.Return, nil
+	sess, err = s.svc().SignedIn(in.User)
+	return sess, in.Return, err
 }
 
 // oidcClient is the OpenID Connect client of this installation, for this

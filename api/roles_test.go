@@ -71,7 +71,7 @@ func TestEveryEndpointByRoleAndTenant(t *testing.T) {
 	}
 	// Every route under /tenants/:tenant must be in the table above
 	// (token revocation has its own test: its path holds a random id).
-	for _, rt := range apiRoutes {
+	for _, rt := range routes {
 		if !strings.HasPrefix(rt.path, "/api/v1/tenants/:tenant") || rt.path == "/api/v1/tenants/:tenant/tokens/:token" {
 			continue
 		}

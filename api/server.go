@@ -51,28 +51,22 @@ type Server struct {
 	Rand     io.Reader // crypto/rand.Reader in production
 	Log      func(string)
 	Checks   []HealthCheck // extra dependency checks for /healthz?deep=1
+	UI       http.Handler  // the portal, for every path that is not the API's; nil: none
 }
 
-// route is one API route; the OpenAPI document is tested against this list.
-type route struct {
-	method, path string
-	handle       func(*Server, *http.Request, httprouter.Params, *Principal) (int, []byte, error)
-	auth         bool // needs a signed-in principal
-	// replay, if set, is what a repeated Idempotency-Key gets instead of the
-	// first answer, which carries a secret that must not be stored.
-	replay func(body []byte) *Problem
-}
-
-// Handler returns the HTTP handler for every spinport route.
+// Handler returns the HTTP handler for every spinport route (the table
+// in routes.go); other paths go to the portal (UI) when one is set.
 func (s *Server) Handler() http.Handler {
 	r := httprouter.New()
 	r.RedirectTrailingSlash = false
-	for _, rt := range apiRoutes {
-		r.Handle(rt.method, rt.path, s.wrap(rt))
+	for _, rt := range routes {
+		if rt.raw != nil {
+			raw := rt.raw
+			r.Handle(rt.method, rt.path, func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) { raw(s, w, req, ps) })
+		} else {
+			r.Handle(rt.method, rt.path, s.wrap(rt))
+		}
 	}
-	s.authRoutes(r)
-	r.GET("/healthz", s.healthz)
-	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, notFound("no route "+req.Method+" "+req.URL.Path+"; see /api/v1/openapi.json"), s.Log)
 	})
@@ -85,7 +79,16 @@ func (s *Server) Handler() http.Handler {
 		// parse is guarded instead of relying on this.
 		writeError(w, &Problem{Status: 500, Title: "Internal error", Detail: "spinport failed to complete the request; it has been logged"}, s.Log)
 	}
-	return r
+	if s.UI == nil {
+		return r
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if p := req.URL.Path; p == "/healthz" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/") {
+			r.ServeHTTP(w, req)
+			return
+		}
+		s.UI.ServeHTTP(w, req)
+	})
 }
 
 // wrap authenticates, applies Idempotency-Key, runs the handler and maps

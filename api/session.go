@@ -1,75 +1,44 @@
 package api
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/spinport/spinport"
-
 	"github.com/julienschmidt/httprouter"
+	"github.com/spinport/spinport/control"
 	"github.com/spinport/spinport/jsonw"
-	"github.com/spinport/spinport/kv"
 )
 
-const sessionTTL = 12 * time.Hour
-
-// authRoutes are the portal's sign-in endpoints (not under /api/v1, not in
-// the OpenAPI document: browsers use them, not API clients).
-func (s *Server) authRoutes(r *httprouter.Router) {
-	r.POST("/auth/session", s.adminSignIn)
-	r.POST("/auth/logout", s.signOut)
-	r.GET("/auth/login", s.oidcLogin)
-	r.GET("/auth/callback", s.oidcCallback)
-}
-
-// adminSignIn turns the bootstrap admin token into a portal session: the
-// first sign-in of a new installation, and local use.
+// adminSignIn turns the bootstrap admin token into a portal session:
+// POST /auth/session {"token": ...}.
 func (s *Server) adminSignIn(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	b, err := readBody(r, "token")
+	b := bind(r, "token")
+	tok := b.str("token")
+	if b.err != nil {
+		writeError(w, b.err, s.Log)
+		return
+	}
+	sess, err := s.svc().AdminSession(tok)
 	if err != nil {
 		writeError(w, err, s.Log)
 		return
 	}
-	tok, err := b.str("token")
-	if err != nil {
-		writeError(w, err, s.Log)
-		return
-	}
-	if s.Config.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.Config.AdminToken)) != 1 {
-		writeError(w, unauthorized("that is not the admin token (the admin_token variable)"), s.Log)
-		return
-	}
-	csrf, err := s.startSession(w, r, adminUserID)
-	if err != nil {
-		writeError(w, err, s.Log)
-		return
-	}
+	setSessionCookie(w, r, sess.Cookie)
 	var j jsonw.W
-	j.Object().Str("user", adminUserID).Str("csrfToken", csrf).End()
+	j.Object().Str("user", adminUserID).Str("csrfToken", sess.CSRF).End()
 	writeJSON(w, http.StatusOK, j.Bytes())
 }
 
-// startSession stores a new session for userID and sets its cookie. Only
-// the SHA-256 of the cookie value is stored.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) (csrf string, err error) {
-	id, err := s.randomHex(32)
-	if err != nil {
-		return "", err
+// setSessionCookie sets the portal session cookie ("" clears it).
+func setSessionCookie(w http.ResponseWriter, r *http.Request, value string) {
+	maxAge := int(control.SessionTTL / time.Second)
+	if value == "" {
+		maxAge = -1
 	}
-	if csrf, err = s.randomHex(16); err != nil {
-		return "", err
-	}
-	now := s.Now()
-	sess := spinport.Session{UserID: userID, CSRF: csrf, CreatedAt: now.Unix(), ExpiresAt: now.Add(sessionTTL).Unix()}
-	if err := s.DB.PutSession(kv.SecretHash(id), sess); err != nil {
-		return "", err
-	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", MaxAge: int(sessionTTL / time.Second),
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: !plainLoopback(r), SameSite: http.SameSiteLaxMode})
-	return csrf, nil
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
@@ -78,10 +47,10 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 		writeError(w, err, s.Log)
 		return
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil && p.Session != nil {
-		_ = s.DB.DeleteSession(kv.SecretHash(c.Value))
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.svc().EndSession(p, c.Value)
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: !plainLoopback(r), SameSite: http.SameSiteLaxMode})
+	setSessionCookie(w, r, "")
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	spinhttp "github.com/fermyon/spin/sdk/go/v2/http"
@@ -54,12 +53,7 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"title":"spinport is misconfigured","status":503,"detail":%q}`, err.Error())
 		return
 	}
-	switch p := r.URL.Path; {
-	case p == "/healthz" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/"):
-		srv.Handler().ServeHTTP(w, r)
-	default:
-		ui.Handler().ServeHTTP(w, r)
-	}
+	srv.Handler().ServeHTTP(w, r)
 }
 
 func newServer() (*api.Server, error) {
@@ -97,6 +91,7 @@ func newServer() (*api.Server, error) {
 		Now:    time.Now,
 		Rand:   rand.Reader,
 		Log:    func(s string) { logf("%s", s) },
+		UI:     ui.Handler(),
 	}
 	// Kubernetes is configured by a service-account token; without one
 	// spinport records revisions and applies nothing.
