@@ -15,14 +15,42 @@ type Deployer interface {
 	DeleteSecret(tenant, app, name string) error
 	// Status reports what the cluster runs for the app.
 	Status(app App) (Status, error)
-	// Logs returns {"pods":[{"name","phase","log"}]} with the last tail lines.
-	Logs(app App, tail int) ([]byte, error)
+	// Logs returns the last tail lines of each of the app's pods.
+	Logs(app App, tail int) ([]PodLog, error)
 }
 
 // Status is the cluster's view of an app.
 type Status struct {
-	JSON     []byte // SpinApp, Deployment rollout, Certificate, URLs
-	Revision int64  // the revision the SpinApp is labelled with
-	Ready    bool   // every requested replica ready and the rollout complete
-	Failure  string // why the rollout failed, if it did
+	SpinApp  *SpinAppStatus // nil: the cluster has no SpinApp for it
+	Revision int64          // the revision the SpinApp is labelled with
+	Ready    bool           // every requested replica ready and the rollout complete
+	Failure  string         // why the rollout failed, if it did
+}
+
+// SpinAppStatus is what the cluster reports for an app's SpinApp and the
+// objects around it.
+type SpinAppStatus struct {
+	Image                   string
+	Replicas, ReadyReplicas int64
+	Conditions              []byte         // the operator's status.conditions, as JSON
+	Rollout                 *RolloutStatus // nil: no Deployment yet
+	Certificate             *CertificateStatus
+	URLs                    []string
+}
+
+// RolloutStatus is the Deployment's rollout: pending, progressing, complete or failed.
+type RolloutStatus struct {
+	State              string
+	Updated, Available int64
+}
+
+// CertificateStatus is the app's cert-manager Certificate.
+type CertificateStatus struct {
+	Ready   bool
+	Message string
+}
+
+// PodLog is one pod's last log lines (or why they could not be read).
+type PodLog struct {
+	Name, Phase, Log, Error string
 }

@@ -59,10 +59,10 @@ func (d *recordingDeployer) SetSecret(t, a, n, v string) error {
 	return nil
 }
 func (d *recordingDeployer) Status(a spinport.App) (spinport.Status, error) {
-	return spinport.Status{JSON: []byte(`{"spinApp":null}`)}, d.record("status " + a.Name)
+	return spinport.Status{}, d.record("status " + a.Name)
 }
-func (d *recordingDeployer) Logs(a spinport.App, tail int) ([]byte, error) {
-	return []byte(`{"pods":[]}`), d.record("logs " + a.Name)
+func (d *recordingDeployer) Logs(a spinport.App, tail int) ([]spinport.PodLog, error) {
+	return []spinport.PodLog{}, d.record("logs " + a.Name)
 }
 func (d *recordingDeployer) DeleteSecret(t, a, n string) error {
 	return d.record("delete secret " + t + "/" + a + "/" + n)

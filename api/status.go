@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/julienschmidt/httprouter"
+	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/jsonw"
 )
 
@@ -22,12 +23,47 @@ func getStatus(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 	} else {
 		w.Key("revision").Null()
 	}
-	w.Key("cluster").Raw(st.Cluster.JSON).End()
+	w.Key("cluster")
+	writeCluster(&w, st.Cluster)
+	w.End()
 	return http.StatusOK, w.Bytes(), nil
 }
 
+// writeCluster writes what the cluster runs: {"spinApp":null} when nothing.
+func writeCluster(w *jsonw.W, st spinport.Status) {
+	w.Object().Key("spinApp")
+	sp := st.SpinApp
+	if sp == nil {
+		w.Null().End()
+		return
+	}
+	w.Object().Num("revision", st.Revision).Str("image", sp.Image).Num("replicas", sp.Replicas).
+		Num("readyReplicas", sp.ReadyReplicas).Key("conditions").Raw(sp.Conditions).End()
+	if r := sp.Rollout; r != nil {
+		w.Key("deployment").Object().Str("rollout", r.State).Num("updatedReplicas", r.Updated).Num("availableReplicas", r.Available).End()
+	}
+	if c := sp.Certificate; c != nil {
+		w.Key("certificate").Object().Flag("ready", c.Ready).OptStr("message", c.Message).End()
+	}
+	w.Strings("urls", sp.URLs).End()
+}
+
+func writePodLogs(w *jsonw.W, pods []spinport.PodLog) {
+	w.Object().Key("pods").Array()
+	for _, p := range pods {
+		w.Object().Str("name", p.Name).Str("phase", p.Phase)
+		if p.Error != "" {
+			w.Str("error", p.Error)
+		} else {
+			w.Str("log", p.Log)
+		}
+		w.End()
+	}
+	w.End().End()
+}
+
 func getLogs(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
-	body, err := s.svc().Logs(p, ps.ByName("tenant"), ps.ByName("app"), func() (int, error) {
+	pods, err := s.svc().Logs(p, ps.ByName("tenant"), ps.ByName("app"), func() (int, error) {
 		t := r.URL.Query().Get("tail")
 		if t == "" {
 			return 100, nil
@@ -41,5 +77,5 @@ func getLogs(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (in
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, body, nil
+	return http.StatusOK, one(func(w *jsonw.W) { writePodLogs(w, pods) }), nil
 }

@@ -258,7 +258,7 @@ func (s *Service) Status(p *Principal, slug, appName string) (AppStatus, error) 
 }
 
 // Logs returns the app's pods' last tail lines.
-func (s *Service) Logs(p *Principal, slug, appName string, bindTail func() (int, error)) ([]byte, error) {
+func (s *Service) Logs(p *Principal, slug, appName string, bindTail func() (int, error)) ([]spinport.PodLog, error) {
 	_, app, err := s.appAccess(p, slug, appName, spinport.RoleViewer)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spinport/spinport"
 
-	"github.com/spinport/spinport/jsonw"
 	"github.com/spinport/spinport/k8sproxy"
 	"github.com/tidwall/gjson"
 )
@@ -184,7 +183,6 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 	var st spinport.Status
 	sa, err := d.K.Get("SpinApp", ns, app.Name)
 	if k8sproxy.IsNotFound(err) {
-		st.JSON = []byte(`{"spinApp":null}`)
 		return st, nil
 	}
 	if err != nil {
@@ -192,11 +190,9 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 	}
 	s := gjson.ParseBytes(sa)
 	st.Revision, _ = strconv.ParseInt(s.Get(`metadata.labels.spinport\.dev/revision`).String(), 10, 64)
-	want := s.Get("spec.replicas").Int()
-	ready := s.Get("status.readyReplicas").Int()
-	var w jsonw.W
-	w.Object().Key("spinApp").Object().Num("revision", st.Revision).Str("image", s.Get("spec.image").String()).
-		Num("replicas", want).Num("readyReplicas", ready).Key("conditions").Raw(rawOr(s.Get("status.conditions"), "[]")).End()
+	sp := &spinport.SpinAppStatus{Image: s.Get("spec.image").String(), Replicas: s.Get("spec.replicas").Int(),
+		ReadyReplicas: s.Get("status.readyReplicas").Int(), Conditions: rawOr(s.Get("status.conditions"), "[]")}
+	st.SpinApp = sp
 
 	dep, err := d.K.Get("Deployment", ns, app.Name)
 	rollout := "pending"
@@ -208,30 +204,27 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 		case failedProgress(dj):
 			rollout = "failed"
 			st.Failure = "rollout failed: " + dj.Get(`status.conditions.#(type=="Progressing").message`).String()
-		case observed >= gen && updated >= want && avail >= want:
+		case observed >= gen && updated >= sp.Replicas && avail >= sp.Replicas:
 			rollout = "complete"
 		default:
 			rollout = "progressing"
 		}
-		w.Key("deployment").Object().Str("rollout", rollout).Num("updatedReplicas", updated).Num("availableReplicas", avail).End()
+		sp.Rollout = &spinport.RolloutStatus{State: rollout, Updated: updated, Available: avail}
 	} else if !k8sproxy.IsNotFound(err) {
 		return st, problem("status", err)
 	}
-	st.Ready = ready >= want && want > 0 && rollout == "complete"
+	st.Ready = sp.ReadyReplicas >= sp.Replicas && sp.Replicas > 0 && rollout == "complete"
 
 	cert, err := d.K.Get("Certificate", ns, tlsName(app.Name))
 	if err == nil {
 		cond := gjson.GetBytes(cert, `status.conditions.#(type=="Ready")`)
-		w.Key("certificate").Object().Flag("ready", cond.Get("status").String() == "True").OptStr("message", cond.Get("message").String()).End()
+		sp.Certificate = &spinport.CertificateStatus{Ready: cond.Get("status").String() == "True", Message: cond.Get("message").String()}
 	} else if !k8sproxy.IsNotFound(err) {
 		return st, problem("status", err)
 	}
-	w.Key("urls").Array()
 	for _, h := range d.S.Hosts(app.Tenant, app.Name, app.Domains) {
-		w.String("https://" + h)
+		sp.URLs = append(sp.URLs, "https://"+h)
 	}
-	w.End().End()
-	st.JSON = w.Bytes()
 	return st, nil
 }
 
@@ -248,25 +241,21 @@ func rawOr(r gjson.Result, def string) []byte {
 }
 
 // Logs returns the last tail lines of each of the app's pods.
-func (d *Deployer) Logs(app spinport.App, tail int) ([]byte, error) {
+func (d *Deployer) Logs(app spinport.App, tail int) ([]spinport.PodLog, error) {
 	ns := d.S.Namespace(app.Tenant)
 	pods, err := d.K.List("Pod", ns, operatorAppLabel+"="+app.Name)
 	if err != nil {
 		return nil, problem("logs", err)
 	}
-	var w jsonw.W
-	w.Object().Key("pods").Array()
+	out := []spinport.PodLog{}
 	for _, p := range gjson.GetBytes(pods, "items").Array() {
-		name := p.Get("metadata.name").String()
-		w.Object().Str("name", name).Str("phase", p.Get("status.phase").String())
-		logs, err := d.K.PodLogs(ns, name, tail, "")
-		if err != nil {
-			w.Str("error", err.Error())
+		pl := spinport.PodLog{Name: p.Get("metadata.name").String(), Phase: p.Get("status.phase").String()}
+		if logs, err := d.K.PodLogs(ns, pl.Name, tail, ""); err != nil {
+			pl.Error = err.Error()
 		} else {
-			w.Str("log", string(logs))
+			pl.Log = string(logs)
 		}
-		w.End()
+		out = append(out, pl)
 	}
-	w.End().End()
-	return w.Bytes(), nil
+	return out, nil
 }
