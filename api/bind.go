@@ -140,25 +140,29 @@ func (x *binder) scaling() *spinport.Scaling {
 		}
 		return &spinport.Scaling{Replicas: n}
 	case x.has("autoscaling"):
-		ab, _, err := x.b.obj("autoscaling", "minReplicas", "maxReplicas")
-		if err != nil {
-			x.err = err
-			return nil
-		}
-		min, err := ab.int("minReplicas", 1)
-		if err != nil {
-			x.err = badRequest("autoscaling.minReplicas", "autoscaling.minReplicas must be an integer")
-			return nil
-		}
-		max, err := ab.int("maxReplicas", 0)
-		if err != nil {
-			x.err = badRequest("autoscaling.maxReplicas", "autoscaling.maxReplicas must be an integer")
-			return nil
-		}
-		if min < 1 || max < min {
-			x.err = badRequest("autoscaling", "autoscaling needs 1 <= minReplicas <= maxReplicas")
-		}
-		return &spinport.Scaling{Autoscale: true, MinReplicas: min, MaxReplicas: max}
+		return x.autoscaling()
 	}
 	return nil
+}
+
+func (x *binder) autoscaling() *spinport.Scaling {
+	ab, _, err := x.b.obj("autoscaling", "minReplicas", "maxReplicas")
+	if err != nil {
+		x.err = err
+		return nil
+	}
+	min, err := ab.int("minReplicas", 1)
+	if err != nil {
+		x.err = badRequest("autoscaling.minReplicas", "autoscaling.minReplicas must be an integer")
+		return nil
+	}
+	max, err := ab.int("maxReplicas", 0)
+	if err != nil {
+		x.err = badRequest("autoscaling.maxReplicas", "autoscaling.maxReplicas must be an integer")
+		return nil
+	}
+	if min < 1 || max < min {
+		x.err = badRequest("autoscaling", "autoscaling needs 1 <= minReplicas <= maxReplicas")
+	}
+	return &spinport.Scaling{Autoscale: true, MinReplicas: min, MaxReplicas: max}
 }

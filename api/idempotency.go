@@ -37,23 +37,33 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, ps httproute
 	scope := p.ID + "\x00" + r.Method + "\x00" + r.URL.Path + "\x00" + key
 	hash := requestHash(r.Method, r.URL.Path, body)
 	first, rec, err := s.DB.ClaimIdempotency(scope, hash)
-	if err != nil {
+	switch {
+	case err != nil:
 		writeError(w, err, s.Log)
-		return
+	case !first:
+		s.replay(w, rec, hash)
+	default:
+		s.runOnce(w, r, ps, p, rt, scope, hash)
 	}
-	if !first {
-		switch {
-		case rec.Hash != hash:
-			writeError(w, &Problem{Status: http.StatusUnprocessableEntity, Title: "Idempotency-Key reused", Field: "Idempotency-Key",
-				Detail: "this Idempotency-Key was already used for a different request (method, path or body); send a new key with a new request"}, s.Log)
-		case rec.Pending:
-			writeError(w, conflict("a request with this Idempotency-Key is still in progress; retry in a moment"), s.Log)
-		default:
-			w.Header().Set("Idempotent-Replayed", "true")
-			writeAnswer(w, rec.Status, rec.Body)
-		}
-		return
+}
+
+// replay answers a repeat of a key with what its first request got.
+func (s *Server) replay(w http.ResponseWriter, rec kv.Idempotency, hash string) {
+	switch {
+	case rec.Hash != hash:
+		writeError(w, &Problem{Status: http.StatusUnprocessableEntity, Title: "Idempotency-Key reused", Field: "Idempotency-Key",
+			Detail: "this Idempotency-Key was already used for a different request (method, path or body); send a new key with a new request"}, s.Log)
+	case rec.Pending:
+		writeError(w, conflict("a request with this Idempotency-Key is still in progress; retry in a moment"), s.Log)
+	default:
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeAnswer(w, rec.Status, rec.Body)
 	}
+}
+
+// runOnce runs the request that claimed the key and stores its answer
+// (or forgets the claim after a 5xx, so a retry runs again).
+func (s *Server) runOnce(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p *Principal, rt route, scope, hash string) {
 	status, out, err := rt.handle(s, r, ps, p)
 	if err != nil {
 		pr := toProblem(err)

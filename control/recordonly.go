@@ -24,4 +24,6 @@ func (RecordOnly) DeleteSecret(tenant, app, name string) error { return nil }
 func (RecordOnly) Status(spinport.App) (spinport.Status, error) {
 	return spinport.Status{}, spinport.ErrNoCluster
 }
-func (RecordOnly) Logs(spinport.App, int) ([]spinport.PodLog, error) { return nil, spinport.ErrNoCluster }
+func (RecordOnly) Logs(spinport.App, int) ([]spinport.PodLog, error) {
+	return nil, spinport.ErrNoCluster
+}
