@@ -6,8 +6,9 @@ type Deployer interface {
 	// ApplyTenant creates or updates the tenant's namespace and quota.
 	ApplyTenant(t Tenant) error
 	DeleteTenant(slug string) error
-	// Apply converges the app's objects to rev and reports the state reached.
-	Apply(t Tenant, app App, rev Revision) error
+	// Apply converges the app's objects to rev. kvDB is the Redis database
+	// reserved for the tenant's app KV stores when rev binds one (0: none).
+	Apply(t Tenant, app App, rev Revision, kvDB int64) error
 	DeleteApp(app App) error
 	// SetSecret stores a secret variable's value in the app's Secret; the
 	// value never touches the KV store.

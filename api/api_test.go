@@ -298,7 +298,7 @@ func TestAdminSignInSetsSession(t *testing.T) {
 
 // TestConcurrentAPIWrites runs 50 app creations and 50 deploys at once
 // through the HTTP API (native; the same runs against real Redis through
-// the .wasm in spinhost/e2e).
+// the .wasm in e2e/).
 func TestConcurrentAPIWrites(t *testing.T) {
 	h := newHarness(t)
 	h.must(201, admin, "POST", "/api/v1/tenants", `{"slug":"acme","quotas":{"maxApps":100,"maxReplicasPerApp":5,"maxTotalReplicas":500}}`)

@@ -40,7 +40,7 @@ func (d *recordingDeployer) record(s string) error {
 }
 func (d *recordingDeployer) ApplyTenant(t spinport.Tenant) error { return d.record("tenant " + t.Slug) }
 func (d *recordingDeployer) DeleteTenant(slug string) error      { return d.record("delete tenant " + slug) }
-func (d *recordingDeployer) Apply(t spinport.Tenant, a spinport.App, r spinport.Revision) error {
+func (d *recordingDeployer) Apply(t spinport.Tenant, a spinport.App, r spinport.Revision, kvDB int64) error {
 	return d.record("apply " + a.Tenant + "/" + a.Name + " " + r.Image)
 }
 func (d *recordingDeployer) DeleteApp(a spinport.App) error {

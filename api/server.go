@@ -29,6 +29,8 @@ type Config struct {
 	PublicURL         string // where browsers reach spinport, for OIDC redirects
 	OIDC              OIDCConfig
 	KVBackend         string
+	AppKV             bool  // app_redis_url is set: apps may bind a KV store
+	AppRedisDBs       int64 // databases of the app Redis, one per tenant
 	Version           string
 	BuildTime         string
 }
@@ -127,7 +129,8 @@ func (s *Server) svc() *control.Service {
 		d = control.RecordOnly{}
 	}
 	return &control.Service{DB: s.DB, Deployer: d, Now: s.Now, Rand: s.Rand, Log: s.Log,
-		Config: control.Config{AdminToken: s.Config.AdminToken, BaseDomain: s.Config.BaseDomain, RegistryAllowlist: s.Config.RegistryAllowlist}}
+		Config: control.Config{AdminToken: s.Config.AdminToken, BaseDomain: s.Config.BaseDomain, RegistryAllowlist: s.Config.RegistryAllowlist,
+			AppKV: s.Config.AppKV, AppRedisDBs: s.Config.AppRedisDBs}}
 }
 
 func (s *Server) logf(msg string) {

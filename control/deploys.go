@@ -106,7 +106,10 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 // A failure marks the revision failed with the reason and is returned, so
 // the client learns the deploy did not happen; retrying repairs it.
 func (s *Service) apply(t spinport.Tenant, app spinport.App, rev spinport.Revision) (spinport.Revision, error) {
-	err := s.Deployer.Apply(t, app, rev)
+	kvDB, err := s.appKV(t, rev)
+	if err == nil {
+		err = s.Deployer.Apply(t, app, rev, kvDB)
+	}
 	switch {
 	case errors.Is(err, spinport.ErrNoCluster):
 		rev.State, rev.Reason, err = spinport.StatePending, "no Kubernetes cluster is configured; the revision is recorded only", nil
@@ -122,6 +125,28 @@ func (s *Service) apply(t spinport.Tenant, app spinport.App, rev spinport.Revisi
 		err = uerr
 	}
 	return rev, err
+}
+
+// appKV reserves the tenant's Redis database when the revision binds an
+// app KV store (allocated on first use and never reused, docs/tenancy.md).
+func (s *Service) appKV(t spinport.Tenant, rev spinport.Revision) (int64, error) {
+	if !rev.KV || !s.hasCluster() {
+		return 0, nil
+	}
+	if !s.Config.AppKV {
+		return 0, &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
+			Detail: "this app binds a KV store but the installation has no app_redis_url; unset kv on the app or ask an admin to configure it"}
+	}
+	n, err := s.DB.TenantRedisDB(t.Slug)
+	if err != nil {
+		return 0, err
+	}
+	if max := s.Config.AppRedisDBs; max > 0 && n >= max {
+		return 0, &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
+			Detail: "the installation's app Redis has no free database for this tenant (" + strconv.FormatInt(max, 10) +
+				" databases, one per tenant); unset kv on the app or ask an admin for a Redis with more databases"}
+	}
+	return n, nil
 }
 
 // redeploy makes a config revision when a deployed app's settings change,

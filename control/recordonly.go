@@ -12,7 +12,7 @@ var _ spinport.Deployer = RecordOnly{}
 
 func (RecordOnly) ApplyTenant(spinport.Tenant) error { return nil }
 func (RecordOnly) DeleteTenant(string) error         { return nil }
-func (RecordOnly) Apply(spinport.Tenant, spinport.App, spinport.Revision) error {
+func (RecordOnly) Apply(spinport.Tenant, spinport.App, spinport.Revision, int64) error {
 	return spinport.ErrNoCluster
 }
 func (RecordOnly) DeleteApp(spinport.App) error { return nil }

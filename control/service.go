@@ -20,6 +20,11 @@ type Config struct {
 	AdminToken        string // bootstrap admin bearer token (secret)
 	BaseDomain        string
 	RegistryAllowlist []string
+	// AppKV: the installation has a Redis for apps' KV stores
+	// (app_redis_url), with AppRedisDBs databases, one per tenant (index 0
+	// is never handed out).
+	AppKV       bool
+	AppRedisDBs int64
 }
 
 // Service runs the use cases for one request (in Spin an instance serves

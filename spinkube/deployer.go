@@ -18,9 +18,6 @@ import (
 type Deployer struct {
 	K *k8sproxy.Client
 	S Settings
-	// RedisDB returns the Redis database index reserved for a tenant's app
-	// KV stores, allocating one on first use (kv.DB.TenantRedisDB).
-	RedisDB func(tenant string) (int64, error)
 	// Sleep waits between retries; nil means time.Sleep. The Spin main
 	// passes a WASI sleep: TinyGo's time.Sleep cannot block inside Spin's
 	// exported handler call.
@@ -78,26 +75,13 @@ func (d *Deployer) DeleteTenant(slug string) error {
 // objects (so a half-created tenant is repaired), the runtime-config
 // Secret, the SpinApp, then Ingress and Certificate. Every step is a
 // server-side apply, so running it again converges.
-func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revision) error {
+func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revision, kvDB int64) error {
 	if err := d.ApplyTenant(t); err != nil {
 		return err
 	}
 	ns := d.S.Namespace(app.Tenant)
-	if rev.KV {
-		if d.S.AppRedisURL == "" {
-			return &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
-				Detail: "this app binds a KV store but the installation has no app_redis_url; unset kv on the app or ask an admin to configure it"}
-		}
-		db, err := d.RedisDB(app.Tenant)
-		if err != nil {
-			return err
-		}
-		if max := d.S.AppRedisDBs; max > 0 && db >= max {
-			return &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
-				Detail: "the installation's app Redis has no free database for this tenant (" + strconv.FormatInt(max, 10) +
-					" databases, one per tenant); unset kv on the app or ask an admin for a Redis with more databases"}
-		}
-		if _, err := d.K.Apply(d.S.RuntimeConfigSecret(app.Tenant, app.Name, db)); err != nil {
+	if rev.KV && kvDB > 0 {
+		if _, err := d.K.Apply(d.S.RuntimeConfigSecret(app.Tenant, app.Name, kvDB)); err != nil {
 			return problem("runtime config", err)
 		}
 	} else if err := d.K.Delete("Secret", ns, runtimeConfigName(app.Name), "Background"); err != nil && !k8sproxy.IsNotFound(err) {

@@ -33,7 +33,6 @@ type Settings struct {
 	ClusterIssuer   string // cert-manager ClusterIssuer for app certificates
 	RuntimeClass    string // the executor's runtimeClassName
 	AppRedisURL     string // redis://[:password@]host:port for apps' KV stores; secret
-	AppRedisDBs     int64  // databases the app Redis has (16 by default); index 0 is never used
 	CPULimit        string // per-replica resources.limits.cpu, e.g. "500m" ("" = none)
 	MemoryLimit     string // per-replica resources.limits.memory, e.g. "256Mi" ("" = none)
 }

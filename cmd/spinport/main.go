@@ -65,6 +65,8 @@ func newServer() (*api.Server, error) {
 		PublicURL:         v.get("public_url"),
 		OIDC:              api.OIDCConfig{Issuer: v.get("oidc_issuer"), ClientID: v.get("oidc_client_id"), ClientSecret: v.get("oidc_client_secret")},
 		KVBackend:         v.get("kv_backend"),
+		AppKV:             v.get("app_redis_url") != "",
+		AppRedisDBs:       16,
 		Version:           versionString(),
 		BuildTime:         buildTime,
 	}
@@ -100,14 +102,13 @@ func newServer() (*api.Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		srv.Deployer = &spinkube.Deployer{K: k, RedisDB: srv.DB.TenantRedisDB, S: spinkube.Settings{
+		srv.Deployer = &spinkube.Deployer{K: k, S: spinkube.Settings{
 			NamespacePrefix: v.get("namespace_prefix"),
 			BaseDomain:      cfg.BaseDomain,
 			IngressClass:    v.get("ingress_class"),
 			ClusterIssuer:   v.get("cluster_issuer"),
 			RuntimeClass:    v.get("runtime_class"),
 			AppRedisURL:     v.get("app_redis_url"),
-			AppRedisDBs:     16,
 			CPULimit:        v.get("app_cpu_limit"),
 			MemoryLimit:     v.get("app_memory_limit"),
 		}, Sleep: wasiSleep}
