@@ -82,14 +82,7 @@ func setVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 		in := control.VariableInput{Value: b.str("value"), Secret: b.bool("secret", false)}
 		return in, b.err
 	})
-	if err != nil {
-		return 0, nil, err
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return status, one(func(w *jsonw.W) { writeVariable(w, v) }), nil
+	return createdOrOK(created), one(func(w *jsonw.W) { writeVariable(w, v) }), err
 }
 
 func deleteVariable(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {

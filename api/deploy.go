@@ -16,14 +16,7 @@ func createDeployment(s *Server, r *http.Request, ps httprouter.Params, p *Princ
 		in := control.DeployInput{Image: b.str("image"), Source: b.str("source"), GitRef: b.str("gitRef"), GitSHA: b.str("gitSha")}
 		return in, b.err
 	})
-	if err != nil {
-		return 0, nil, err
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return status, one(func(w *jsonw.W) { writeRevision(w, rev) }), nil
+	return createdOrOK(created), one(func(w *jsonw.W) { writeRevision(w, rev) }), err
 }
 
 func rollback(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -147,4 +148,12 @@ func one(fn func(w *jsonw.W)) []byte {
 	var w jsonw.W
 	fn(&w)
 	return w.Bytes()
+}
+
+// createdOrOK is 201 for a write that made something new, else 200.
+func createdOrOK(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
 }
