@@ -7,6 +7,7 @@ package api
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -129,8 +130,9 @@ func (s *Server) svc() *control.Service {
 		d = control.RecordOnly{}
 	}
 	return &control.Service{DB: s.DB, Deployer: d, Now: s.Now, Rand: s.Rand, Log: s.Log,
-		Config: control.Config{AdminToken: s.Config.AdminToken, BaseDomain: s.Config.BaseDomain, RegistryAllowlist: s.Config.RegistryAllowlist,
-			AppKV: s.Config.AppKV, AppRedisDBs: s.Config.AppRedisDBs}}
+		Config: control.Config{AdminToken: s.Config.AdminToken, BaseDomain: s.Config.BaseDomain, PublicHost: publicHost(s.Config.PublicURL),
+			RegistryAllowlist: s.Config.RegistryAllowlist,
+			AppKV:             s.Config.AppKV, AppRedisDBs: s.Config.AppRedisDBs}}
 }
 
 func (s *Server) logf(msg string) {
@@ -148,4 +150,13 @@ func ParseAllowlist(v string) []string {
 		}
 	}
 	return out
+}
+
+// publicHost is the host of public_url ("" if it has none).
+func publicHost(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }

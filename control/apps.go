@@ -48,6 +48,27 @@ func (s *Service) checkDomains(ds []string) ([]string, error) {
 	return out, nil
 }
 
+// claimDefaultHost claims the app's default host like a custom domain:
+// <app>-<tenant> is not unique by itself (shop-api in acme and shop in
+// api-acme share it), and spinport's own public host is not for apps.
+func (s *Service) claimDefaultHost(app spinport.App) error {
+	host := spinport.DefaultHost(app.Name, app.Tenant, s.Config.BaseDomain)
+	taken := &spinport.Error{Kind: spinport.Conflict, Field: "name",
+		Detail: "app \"" + app.Name + "\" would get the host " + host + ", which is already taken (another tenant's app, or spinport's own address); choose another app name"}
+	if host == s.Config.PublicHost {
+		return taken
+	}
+	err := s.DB.ClaimDomain(host, app.Tenant, app.Name)
+	if errors.Is(err, kv.ErrExists) {
+		return taken
+	}
+	return err
+}
+
+func (s *Service) releaseDefaultHost(app spinport.App) {
+	_ = s.DB.ReleaseDomain(spinport.DefaultHost(app.Name, app.Tenant, s.Config.BaseDomain), app.Tenant, app.Name)
+}
+
 // claimDomains claims hosts not in have; on a conflict it releases what it claimed.
 func (s *Service) claimDomains(tenant, app string, want, have []string) error {
 	var claimed []string
@@ -109,12 +130,19 @@ func (s *Service) CreateApp(p *Principal, slug string, bind func() (AppInput, er
 	}
 	now := s.now()
 	app := spinport.App{Tenant: a.Tenant.Slug, Name: in.Name, Scaling: in.Scaling, Domains: domains, KV: in.KV, CreatedAt: now, UpdatedAt: now, CreatedBy: p.ID}
+	if err := s.claimDefaultHost(app); err != nil {
+		return AppView{}, err
+	}
 	if err := s.claimDomains(app.Tenant, app.Name, domains, nil); err != nil {
+		s.releaseDefaultHost(app)
 		return AppView{}, err
 	}
 	if err := s.DB.CreateApp(app, a.Tenant.Quotas); err != nil {
 		for _, d := range domains {
 			_ = s.DB.ReleaseDomain(d, app.Tenant, app.Name)
+		}
+		if !errors.Is(err, kv.ErrExists) { // the existing app keeps its claim
+			s.releaseDefaultHost(app)
 		}
 		if errors.Is(err, kv.ErrExists) {
 			return AppView{}, &spinport.Error{Kind: spinport.Conflict, Field: "name", Detail: "app \"" + app.Name + "\" already exists in tenant " + app.Tenant}
@@ -213,6 +241,7 @@ func (s *Service) DeleteApp(p *Principal, slug, name string) error {
 		}
 		return err
 	}
+	s.releaseDefaultHost(app)
 	s.audit(app.Tenant, p, "app.delete", "app/"+app.Name, "ok", "")
 	return nil
 }

@@ -197,6 +197,9 @@ func (s *Service) Rollback(p *Principal, slug, appName string, bindRevision func
 	if err != nil {
 		return spinport.Revision{}, err
 	}
+	if err := s.secretsStillSet(app, target); err != nil {
+		return spinport.Revision{}, err
+	}
 	// The earlier revision's settings come back with its image; secret
 	// values are whatever the Secret holds now (they are never stored here).
 	rev := target
@@ -217,6 +220,28 @@ func (s *Service) Rollback(p *Principal, slug, appName string, bindRevision func
 	rev, err = s.apply(a.Tenant, restored, rev)
 	s.audit(app.Tenant, p, "rollback", "app/"+app.Name+"/revision/"+strconv.FormatInt(rev.Number, 10), outcome(err), "to revision "+strconv.FormatInt(n, 10))
 	return rev, err
+}
+
+// secretsStillSet refuses a rollback to a revision that reads a secret
+// variable deleted since: spinport never keeps secret values, the key is
+// gone from the app's Secret, and pods of that revision would never start
+// (CreateContainerConfigError on a secretKeyRef to a missing key).
+func (s *Service) secretsStillSet(app spinport.App, target spinport.Revision) error {
+	for _, v := range target.Variables {
+		if !v.Secret {
+			continue
+		}
+		cur, err := s.DB.GetVariable(app.Tenant, app.Name, v.Name)
+		if err != nil && !errors.Is(err, kv.ErrNotFound) {
+			return err
+		}
+		if err != nil || !cur.Secret {
+			return &spinport.Error{Kind: spinport.Conflict, Field: "revision",
+				Detail: "revision " + strconv.FormatInt(target.Number, 10) + " reads the secret variable " + v.Name + ", which has been deleted or made plain since; " +
+					"spinport never keeps secret values, so its pods could not start. Set it again (PUT .../variables/" + v.Name + " with \"secret\": true) and roll back, or roll back to another revision"}
+		}
+	}
+	return nil
 }
 
 func (s *Service) Revisions(p *Principal, slug, appName string, before int64, limit int) ([]spinport.Revision, int64, error) {

@@ -19,6 +19,7 @@ import (
 type Config struct {
 	AdminToken        string // bootstrap admin bearer token (secret)
 	BaseDomain        string
+	PublicHost        string // spinport's own host (from public_url), never an app's
 	RegistryAllowlist []string
 	// AppKV: the installation has a Redis for apps' KV stores
 	// (app_redis_url), with AppRedisDBs databases, one per tenant (index 0

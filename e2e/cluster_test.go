@@ -533,7 +533,9 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	c.eq("spec.hard.pods", quota.s("spec", "hard", "pods"), "45") // 40 replicas + one app's 5 for rollouts
 	c.eq("spec.hard[count/spinapps]", quota.s("spec", "hard", "count/spinapps.core.spinkube.dev"), "20")
 	c.eq("managed-by label", quota.s("metadata", "labels", "app.kubernetes.io/managed-by"), "spinport")
-	executor := k.mustObject(t, groupPath("core.spinkube.dev/v1alpha1", ns, "spinappexecutors", "containerd-shim-spin"))
+	// Unique per tenant: spin-operator's executor finalizer matches SpinApps
+	// by executor name in every namespace (spin-operator#480).
+	executor := k.mustObject(t, groupPath("core.spinkube.dev/v1alpha1", ns, "spinappexecutors", "spinport-"+tenant))
 	c = checker{t, "SpinAppExecutor"}
 	c.eq("spec.createDeployment", executor.s("spec", "createDeployment"), "true")
 	c.eq("spec.deploymentConfig.runtimeClassName", executor.s("spec", "deploymentConfig", "runtimeClassName"), "wasmtime-spin-v2")
@@ -568,7 +570,9 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	c = checker{t, "SpinApp web (revision 1)"}
 	c.eq("spec.image", sa.s("spec", "image"), helloImage)
 	c.eq("spec.replicas", sa.s("spec", "replicas"), "2")
-	c.eq("spec.executor", sa.s("spec", "executor"), "containerd-shim-spin")
+	c.eq("spec.executor", sa.s("spec", "executor"), "spinport-"+tenant)
+	c.eq("spec.checks.readiness.httpGet.path", sa.s("spec", "checks", "readiness", "httpGet", "path"), "/.well-known/spin/health")
+	c.eq("spec.resources.requests.cpu", sa.s("spec", "resources", "requests", "cpu"), "50m") // app_cpu_request default
 	c.eq("spec.resources.limits.memory", sa.s("spec", "resources", "limits", "memory"), "256Mi") // app_memory_limit default
 	c.eq("managed-by label", sa.s("metadata", "labels", "app.kubernetes.io/managed-by"), "spinport")
 	c.eq("tenant label", sa.s("metadata", "labels", "spinport.dev/tenant"), tenant)
@@ -612,6 +616,7 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 		return ""
 	})
 	waitAppReady(t, api, base+"/apps/web", rev1, 2)
+	k.checkPodReferences(t, ns, "web")
 
 	// Logs of both pods (kwok serves three fake lines per container).
 	logs := api.must(200, "GET", base+"/apps/web/logs?tail=5", nil)
@@ -633,6 +638,7 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	checker{t, "SpinApp web (digest)"}.eq("spec.image", sa.s("spec", "image"), helloRepo+"@"+digest)
 	checker{t, "SpinApp web (digest)"}.eq("revision label", sa.s("metadata", "labels", "spinport.dev/revision"), strconv.FormatInt(rev2, 10))
 	waitAppReady(t, api, base+"/apps/web", rev2, 2)
+	k.checkPodReferences(t, ns, "web")
 	// CI re-running that deploy gets the same revision back.
 	if again := api.must(200, "POST", base+"/apps/web/deployments", map[string]any{"image": helloImage + "@" + digest}); again.num("number") != rev2 {
 		t.Errorf("redeploying the same digest: %s", again)
@@ -643,6 +649,7 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	sa = k.mustObject(t, spinAppPath(ns, "web"))
 	checker{t, "SpinApp web (new tag)"}.eq("spec.image", sa.s("spec", "image"), helloNext)
 	waitAppReady(t, api, base+"/apps/web", rev3, 2)
+	k.checkPodReferences(t, ns, "web")
 
 	// --- scale to 3
 	api.must(200, "PATCH", base+"/apps/web", map[string]any{"replicas": 3})
@@ -652,6 +659,7 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	c.eq("spec.replicas", sa.s("spec", "replicas"), "3")
 	c.eq("spec.image", sa.s("spec", "image"), helloNext)
 	waitAppReady(t, api, base+"/apps/web", rev4, 3)
+	k.checkPodReferences(t, ns, "web")
 
 	// --- roll back to revision 1: its image and its scaling
 	rb := api.must(201, "POST", base+"/apps/web/rollback", map[string]any{"revision": 1})
@@ -665,6 +673,7 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	c.eq("spec.replicas", sa.s("spec", "replicas"), "2")
 	c.eq("secretKeyRef still there", sa.find("name", "db_password", "spec", "variables").s("valueFrom", "secretKeyRef", "name"), "web-secrets")
 	waitAppReady(t, api, base+"/apps/web", rev5, 2)
+	k.checkPodReferences(t, ns, "web")
 
 	// --- an app with a KV store: runtime config Secret + loadFromSecret
 	api.must(201, "POST", base+"/apps", map[string]any{"name": "store", "kv": true})
@@ -678,6 +687,7 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	saStore := k.mustObject(t, spinAppPath(ns, "store"))
 	checker{t, "SpinApp store"}.eq("spec.runtimeConfig.loadFromSecret", saStore.s("spec", "runtimeConfig", "loadFromSecret"), "store-runtime-config")
 	waitAppReady(t, api, base+"/apps/store", 1, 1)
+	k.checkPodReferences(t, ns, "store")
 
 	// --- delete web: everything it ran is gone
 	api.must(204, "DELETE", base+"/apps/web", nil)
@@ -705,15 +715,19 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 		}
 	}
 
-	// --- delete the tenant: its namespace goes
+	// --- delete the tenant: its namespace is really gone (finalizers
+	// included: a shared executor name kept it Terminating for good), and
+	// the slug can be used again
 	api.must(204, "DELETE", base, nil)
-	eventually(t, 60*time.Second, "namespace "+ns+" terminating or gone", func() string {
-		o, ok := k.object(t, nsPath(ns))
-		if !ok || o.s("status", "phase") == "Terminating" || o.s("metadata", "deletionTimestamp") != "" {
-			return ""
+	eventually(t, 90*time.Second, "namespace "+ns+" gone", func() string {
+		if o, ok := k.object(t, nsPath(ns)); ok {
+			return "phase " + o.s("status", "phase")
 		}
-		return "phase " + o.s("status", "phase")
+		return ""
 	})
+	api.must(201, "POST", "/api/v1/tenants", map[string]any{"slug": tenant})
+	k.mustObject(t, groupPath("core.spinkube.dev/v1alpha1", ns, "spinappexecutors", "spinport-"+tenant))
+	api.must(204, "DELETE", base, nil)
 }
 
 // waitAppReady polls spinport's status endpoint until the app is ready

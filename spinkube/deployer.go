@@ -79,13 +79,14 @@ func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revis
 	if err := d.ApplyTenant(t); err != nil {
 		return err
 	}
-	ns := d.S.Namespace(app.Tenant)
+	// Turning KV off leaves the runtime-config Secret in place: pods of the
+	// previous revision mount it until the rollout replaces them, and a
+	// pod whose Secret is gone never starts (CreateContainerConfigError).
+	// DeleteApp removes it.
 	if rev.KV && kvDB > 0 {
 		if _, err := d.K.Apply(d.S.RuntimeConfigSecret(app.Tenant, app.Name, kvDB)); err != nil {
 			return problem("runtime config", err)
 		}
-	} else if err := d.K.Delete("Secret", ns, runtimeConfigName(app.Name), "Background"); err != nil && !k8sproxy.IsNotFound(err) {
-		return problem("runtime config", err)
 	}
 	image := rev.Image
 	if rev.Digest != "" {
@@ -182,18 +183,14 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 	rollout := "pending"
 	if err == nil {
 		dj := gjson.ParseBytes(dep)
-		gen, observed := dj.Get("metadata.generation").Int(), dj.Get("status.observedGeneration").Int()
-		updated, avail := dj.Get("status.updatedReplicas").Int(), dj.Get("status.availableReplicas").Int()
-		switch {
-		case failedProgress(dj):
-			rollout = "failed"
-			st.Failure = "rollout failed: " + dj.Get(`status.conditions.#(type=="Progressing").message`).String()
-		case observed >= gen && updated >= sp.Replicas && avail >= sp.Replicas:
-			rollout = "complete"
-		default:
-			rollout = "progressing"
+		if sp.Replicas == 0 { // autoscaled: the autoscaler sets the Deployment's replicas
+			sp.Replicas = dj.Get("spec.replicas").Int()
 		}
-		sp.Rollout = &spinport.RolloutStatus{State: rollout, Updated: updated, Available: avail}
+		rollout = rolloutState(dj, sp.Replicas)
+		if rollout == "failed" {
+			st.Failure = "rollout failed: " + dj.Get(`status.conditions.#(type=="Progressing").message`).String()
+		}
+		sp.Rollout = &spinport.RolloutStatus{State: rollout, Updated: dj.Get("status.updatedReplicas").Int(), Available: dj.Get("status.availableReplicas").Int()}
 	} else if !k8sproxy.IsNotFound(err) {
 		return st, problem("status", err)
 	}
@@ -210,6 +207,23 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 		sp.URLs = append(sp.URLs, "https://"+h)
 	}
 	return st, nil
+}
+
+// rolloutState reads the Deployment spin-operator made: complete only when
+// the controller has seen the newest spec and every pod is a new, ready and
+// available one (status.replicas == want: the old pods are gone), as
+// kubectl rollout status decides.
+func rolloutState(dep gjson.Result, want int64) string {
+	if failedProgress(dep) {
+		return "failed"
+	}
+	s := dep.Get("status")
+	if dep.Get("metadata.generation").Int() <= s.Get("observedGeneration").Int() && want > 0 &&
+		s.Get("replicas").Int() == want && s.Get("updatedReplicas").Int() == want &&
+		s.Get("readyReplicas").Int() == want && s.Get("availableReplicas").Int() == want {
+		return "complete"
+	}
+	return "progressing"
 }
 
 func failedProgress(dep gjson.Result) bool {

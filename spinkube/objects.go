@@ -20,7 +20,6 @@ const (
 	LabelTenant    = "spinport.dev/tenant"
 	LabelApp       = "spinport.dev/app"
 	LabelRevision  = "spinport.dev/revision"
-	ExecutorName   = "containerd-shim-spin"
 	// operatorAppLabel is the pod label spin-operator puts on an app's pods.
 	operatorAppLabel = "core.spinkube.dev/app-name"
 )
@@ -35,7 +34,24 @@ type Settings struct {
 	AppRedisURL     string // redis://[:password@]host:port for apps' KV stores; secret
 	CPULimit        string // per-replica resources.limits.cpu, e.g. "500m" ("" = none)
 	MemoryLimit     string // per-replica resources.limits.memory, e.g. "256Mi" ("" = none)
+	// Requests are what the scheduler reserves per replica; without them
+	// Kubernetes reserves the limits (500m CPU per replica of a Spin app
+	// that idles at a few millicores).
+	CPURequest    string // per-replica resources.requests.cpu, e.g. "50m" ("" = none)
+	MemoryRequest string // per-replica resources.requests.memory, e.g. "64Mi" ("" = none)
 }
+
+// ExecutorName is the tenant's SpinAppExecutor. It is unique per tenant:
+// spin-operator's executor finalizer looks for SpinApps that use an
+// executor of that *name* in every namespace (spin-operator v0.4.0
+// internal/controller/spinappexecutor_controller.go; spinframework/
+// spin-operator#480), so a name shared with another namespace (spinport's
+// own "containerd-shim-spin") kept a deleted tenant's namespace
+// Terminating for good.
+func ExecutorName(tenant string) string { return "spinport-" + tenant }
+
+// healthPath is what Spin's HTTP trigger answers itself once it listens.
+const healthPath = "/.well-known/spin/health"
 
 // Namespace of a tenant.
 func (s Settings) Namespace(tenant string) string { return s.NamespacePrefix + tenant }
@@ -89,7 +105,7 @@ func (s Settings) QuotaObject(t spinport.Tenant) []byte {
 func (s Settings) ExecutorObject(t spinport.Tenant) []byte {
 	var w jsonw.W
 	w.Object()
-	meta(&w, "core.spinkube.dev/v1alpha1", "SpinAppExecutor", s.Namespace(t.Slug), ExecutorName, LabelTenant, t.Slug)
+	meta(&w, "core.spinkube.dev/v1alpha1", "SpinAppExecutor", s.Namespace(t.Slug), ExecutorName(t.Slug), LabelTenant, t.Slug)
 	w.Key("spec").Object().Flag("createDeployment", true).
 		Key("deploymentConfig").Object().Str("runtimeClassName", s.RuntimeClass).Flag("installDefaultCACerts", true).End().
 		End().End()
@@ -124,7 +140,7 @@ func (s Settings) SpinAppObject(app spinport.App, rev spinport.Revision, image s
 	w.Object()
 	revNum := strconv.FormatInt(rev.Number, 10)
 	meta(&w, "core.spinkube.dev/v1alpha1", "SpinApp", s.Namespace(app.Tenant), app.Name, LabelTenant, app.Tenant, LabelApp, app.Name, LabelRevision, revNum)
-	w.Key("spec").Object().Str("executor", ExecutorName).Str("image", image)
+	w.Key("spec").Object().Str("executor", ExecutorName(app.Tenant)).Str("image", image)
 	if rev.Scaling.Autoscale {
 		w.Flag("enableAutoscaling", true)
 	} else {
@@ -146,12 +162,32 @@ func (s Settings) SpinAppObject(app spinport.App, rev spinport.Revision, image s
 	if rev.KV {
 		w.Key("runtimeConfig").Object().Str("loadFromSecret", runtimeConfigName(app.Name)).End()
 	}
-	if s.CPULimit != "" || s.MemoryLimit != "" {
-		w.Key("resources").Object().Key("limits").Object().OptStr("cpu", s.CPULimit).OptStr("memory", s.MemoryLimit).End().End()
+	s.writeResources(&w)
+	// Without checks a pod is Ready before Spin listens, so a rollout drops
+	// requests. httpHeaders must be a list, not left out: the v0.4.0 CRD
+	// declares it without omitempty and its webhook refuses null.
+	w.Key("checks").Object()
+	for _, probe := range []string{"readiness", "liveness"} {
+		w.Key(probe).Object().Key("httpGet").Object().Str("path", healthPath).Key("httpHeaders").Array().End().End().End()
 	}
+	w.End()
 	w.Key("podLabels").Object().Str(LabelTenant, app.Tenant).Str(LabelApp, app.Name).Str(LabelRevision, revNum).End()
 	w.End().End()
 	return w.Bytes()
+}
+
+func (s Settings) writeResources(w *jsonw.W) {
+	if s.CPULimit == "" && s.MemoryLimit == "" && s.CPURequest == "" && s.MemoryRequest == "" {
+		return
+	}
+	w.Key("resources").Object()
+	if s.CPULimit != "" || s.MemoryLimit != "" {
+		w.Key("limits").Object().OptStr("cpu", s.CPULimit).OptStr("memory", s.MemoryLimit).End()
+	}
+	if s.CPURequest != "" || s.MemoryRequest != "" {
+		w.Key("requests").Object().OptStr("cpu", s.CPURequest).OptStr("memory", s.MemoryRequest).End()
+	}
+	w.End()
 }
 
 // IngressObject routes every host of the app to the Service spin-operator

@@ -1,6 +1,7 @@
 package spinkube
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/spinport/spinport"
@@ -22,13 +23,16 @@ func TestSpinAppObject(t *testing.T) {
 		"metadata.namespace": "spinport-acme",
 		`metadata.labels.app\.kubernetes\.io/managed-by`: "spinport",
 		`metadata.labels.spinport\.dev/revision`:         "7",
-		"spec.executor":                                  "containerd-shim-spin",
-		"spec.image":                                     "ghcr.io/acme/web@sha256:abc",
-		"spec.replicas":                                  "3",
-		"spec.variables.0.value":                         "hi",
-		"spec.variables.1.valueFrom.secretKeyRef.name":   "web-secrets",
-		"spec.variables.1.valueFrom.secretKeyRef.key":    "db_password",
-		"spec.runtimeConfig.loadFromSecret":              "web-runtime-config",
+		"spec.executor":                                  "spinport-acme", // unique per tenant: spin-operator#480
+		"spec.checks.readiness.httpGet.path":             "/.well-known/spin/health",
+		"spec.checks.liveness.httpGet.path":              "/.well-known/spin/health",
+		"spec.checks.readiness.httpGet.httpHeaders":      "[]",
+		"spec.image":             "ghcr.io/acme/web@sha256:abc",
+		"spec.replicas":          "3",
+		"spec.variables.0.value": "hi",
+		"spec.variables.1.valueFrom.secretKeyRef.name": "web-secrets",
+		"spec.variables.1.valueFrom.secretKeyRef.key":  "db_password",
+		"spec.runtimeConfig.loadFromSecret":            "web-runtime-config",
 	}
 	for path, want := range checks {
 		if got := obj.Get(path).String(); got != want {
@@ -69,5 +73,46 @@ func TestRuntimeConfigAndQuota(t *testing.T) {
 	q := gjson.ParseBytes(testSettings.QuotaObject(spinport.Tenant{Slug: "acme", Quotas: spinport.Quotas{MaxApps: 4, MaxReplicasPerApp: 2, MaxTotalReplicas: 6}}))
 	if q.Get(`spec.hard.pods`).String() != "8" || q.Get(`spec.hard.count/spinapps\.core\.spinkube\.dev`).String() != "4" {
 		t.Errorf("quota: %s", q.Raw)
+	}
+}
+
+func TestExecutorNamesDifferPerTenant(t *testing.T) {
+	a := gjson.ParseBytes(testSettings.ExecutorObject(spinport.Tenant{Slug: "acme"}))
+	b := gjson.ParseBytes(testSettings.ExecutorObject(spinport.Tenant{Slug: "beta"}))
+	if a.Get("metadata.name").String() == b.Get("metadata.name").String() || a.Get("metadata.name").String() == "containerd-shim-spin" {
+		t.Errorf("executor names %s and %s", a.Get("metadata.name"), b.Get("metadata.name"))
+	}
+}
+
+func TestResourcesRequestsApartFromLimits(t *testing.T) {
+	s := testSettings
+	s.CPULimit, s.MemoryLimit, s.CPURequest, s.MemoryRequest = "500m", "256Mi", "50m", "64Mi"
+	obj := gjson.ParseBytes(s.SpinAppObject(spinport.App{Tenant: "acme", Name: "web"}, spinport.Revision{Scaling: spinport.Scaling{Replicas: 1}}, "x/y:z"))
+	for path, want := range map[string]string{"spec.resources.limits.cpu": "500m", "spec.resources.limits.memory": "256Mi",
+		"spec.resources.requests.cpu": "50m", "spec.resources.requests.memory": "64Mi"} {
+		if got := obj.Get(path).String(); got != want {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+}
+
+func TestRolloutCompleteOnlyWhenOldPodsAreGone(t *testing.T) {
+	dep := func(gen, observed, replicas, updated, ready, available int64) gjson.Result {
+		return gjson.Parse(fmt.Sprintf(`{"metadata":{"generation":%d},"status":{"observedGeneration":%d,"replicas":%d,"updatedReplicas":%d,"readyReplicas":%d,"availableReplicas":%d}}`,
+			gen, observed, replicas, updated, ready, available))
+	}
+	for _, c := range []struct {
+		d    gjson.Result
+		want string
+	}{
+		{dep(2, 2, 2, 2, 2, 2), "complete"},
+		{dep(2, 1, 2, 2, 2, 2), "progressing"}, // the controller has not seen the new spec
+		{dep(2, 2, 3, 2, 3, 3), "progressing"}, // an old pod is still there
+		{dep(2, 2, 2, 2, 1, 2), "progressing"},
+		{dep(2, 2, 2, 2, 2, 1), "progressing"},
+	} {
+		if got := rolloutState(c.d, 2); got != c.want {
+			t.Errorf("%s: %s, want %s", c.d.Raw, got, c.want)
+		}
 	}
 }

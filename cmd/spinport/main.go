@@ -111,6 +111,8 @@ func newServer() (*api.Server, error) {
 			AppRedisURL:     v.get("app_redis_url"),
 			CPULimit:        v.get("app_cpu_limit"),
 			MemoryLimit:     v.get("app_memory_limit"),
+			CPURequest:      v.get("app_cpu_request"),
+			MemoryRequest:   v.get("app_memory_request"),
 		}, Sleep: wasiSleep}
 		srv.Checks = append(srv.Checks, api.HealthCheck{Name: "kubernetes", Check: func() error {
 			// Lists spinport's own namespaces: one request that needs the
