@@ -572,7 +572,7 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	c.eq("spec.replicas", sa.s("spec", "replicas"), "2")
 	c.eq("spec.executor", sa.s("spec", "executor"), "spinport-"+tenant)
 	c.eq("spec.checks.readiness.httpGet.path", sa.s("spec", "checks", "readiness", "httpGet", "path"), "/.well-known/spin/health")
-	c.eq("spec.resources.requests.cpu", sa.s("spec", "resources", "requests", "cpu"), "50m") // app_cpu_request default
+	c.eq("spec.resources.requests.cpu", sa.s("spec", "resources", "requests", "cpu"), "50m")     // app_cpu_request default
 	c.eq("spec.resources.limits.memory", sa.s("spec", "resources", "limits", "memory"), "256Mi") // app_memory_limit default
 	c.eq("managed-by label", sa.s("metadata", "labels", "app.kubernetes.io/managed-by"), "spinport")
 	c.eq("tenant label", sa.s("metadata", "labels", "spinport.dev/tenant"), tenant)
