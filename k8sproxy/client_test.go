@@ -112,6 +112,7 @@ func TestPaths(t *testing.T) {
 		{"Certificate", "tenant-a", "web-tls", "/apis/cert-manager.io/v1/namespaces/tenant-a/certificates/web-tls"},
 		{"SpinApp", "tenant-a", "web", "/apis/core.spinkube.dev/v1alpha1/namespaces/tenant-a/spinapps/web"},
 		{"SpinAppExecutor", "tenant-a", "containerd-shim-spin", "/apis/core.spinkube.dev/v1alpha1/namespaces/tenant-a/spinappexecutors/containerd-shim-spin"},
+		{"HorizontalPodAutoscaler", "tenant-a", "web", "/apis/autoscaling/v2/namespaces/tenant-a/horizontalpodautoscalers/web"},
 	}
 	for _, tc := range cases {
 		k, ok := lookupKind(tc.kind)
@@ -130,6 +131,7 @@ func TestAPIVersions(t *testing.T) {
 		"Namespace": "v1", "ResourceQuota": "v1", "Secret": "v1", "Pod": "v1", "Event": "v1",
 		"Deployment": "apps/v1", "Ingress": "networking.k8s.io/v1", "Certificate": "cert-manager.io/v1",
 		"SpinApp": "core.spinkube.dev/v1alpha1", "SpinAppExecutor": "core.spinkube.dev/v1alpha1",
+		"HorizontalPodAutoscaler": "autoscaling/v2",
 	}
 	if len(kinds) != len(want) {
 		t.Errorf("table has %d kinds, want %d", len(kinds), len(want))

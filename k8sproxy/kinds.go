@@ -58,6 +58,7 @@ var kinds = []kindInfo{
 	{kind: "Certificate", group: "cert-manager.io", version: "v1", resource: "certificates", namespaced: true, ops: opWrite},
 	{kind: "SpinApp", group: "core.spinkube.dev", version: "v1alpha1", resource: "spinapps", namespaced: true, ops: opWrite},
 	{kind: "SpinAppExecutor", group: "core.spinkube.dev", version: "v1alpha1", resource: "spinappexecutors", namespaced: true, ops: opWrite},
+	{kind: "HorizontalPodAutoscaler", group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers", namespaced: true, ops: opWrite},
 }
 
 func lookupKind(kind string) (*kindInfo, bool) {

@@ -40,6 +40,9 @@ func problem(step string, err error) error {
 	case quotaPending(err):
 		return &spinport.Error{Kind: spinport.Unavailable, Title: "Kubernetes unavailable",
 			Detail: step + ": the tenant's ResourceQuota is still being computed by Kubernetes; retry the same request shortly and it will converge"}
+	case executorNotSeen(err):
+		return &spinport.Error{Kind: spinport.Unavailable, Title: "Kubernetes unavailable",
+			Detail: step + ": spin-operator has not seen the tenant's new executor yet; retry the same request shortly and it will converge"}
 	}
 	var ae *k8sproxy.APIError
 	if errors.As(err, &ae) {
@@ -95,6 +98,13 @@ func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revis
 	if err := d.applyCounted(d.S.SpinAppObject(app, rev, image)); err != nil {
 		return problem("SpinApp", err)
 	}
+	if rev.Scaling.Autoscale {
+		if _, err := d.K.Apply(d.S.AutoscalerObject(app, rev.Scaling)); err != nil {
+			return problem("HorizontalPodAutoscaler", err)
+		}
+	} else if err := d.K.Delete("HorizontalPodAutoscaler", d.S.Namespace(app.Tenant), app.Name, "Background"); err != nil && !k8sproxy.IsNotFound(err) {
+		return problem("HorizontalPodAutoscaler", err) // a fixed count again: the autoscaler must not fight it
+	}
 	hosts := d.S.Hosts(app.Tenant, app.Name, rev.Domains)
 	if _, err := d.K.Apply(d.S.IngressObject(app, hosts)); err != nil {
 		return problem("Ingress", err)
@@ -115,16 +125,41 @@ func quotaPending(err error) bool {
 	return errors.As(err, &ae) && ae.Status == http.StatusForbidden && strings.Contains(ae.Message, "status unknown for quota")
 }
 
-// applyCounted applies an object the tenant's ResourceQuota counts
-// (SpinApp), retrying for up to about 3 s while the quota is pending.
+// executorNotSeen reports spin-operator's validating webhook refusing a
+// SpinApp because its executor "does not exist in namespace": the webhook
+// reads executors from its informer cache (v0.4.0 internal/webhook/
+// spinapp_validating.go, fetchExecutor), which sees a tenant's brand-new
+// executor a moment after the API server does. A new tenant's first
+// deploy meets it.
+func executorNotSeen(err error) bool {
+	var ae *k8sproxy.APIError
+	return errors.As(err, &ae) && strings.Contains(ae.Message, "executor does not exist in namespace")
+}
+
+// DefaultRetryBudget bounds the waits of one apply that the cluster
+// refuses for a moment (Settings.RetryBudget, the apply_retry_budget variable).
+const DefaultRetryBudget = 3 * time.Second
+
+// applyCounted applies a SpinApp, retrying with doubling waits (from
+// 100 ms) within the retry budget while the cluster refuses it only for
+// now: the tenant's quota is still being computed, or the webhook's cache
+// has not seen the tenant's executor yet.
 func (d *Deployer) applyCounted(obj []byte) error {
 	sleep := d.Sleep
 	if sleep == nil {
 		sleep = time.Sleep
 	}
+	budget := d.S.RetryBudget
+	if budget <= 0 {
+		budget = DefaultRetryBudget
+	}
 	_, err := d.K.Apply(obj)
-	for wait := 100 * time.Millisecond; quotaPending(err) && wait <= 1600*time.Millisecond; wait *= 2 {
+	for wait := 100 * time.Millisecond; (quotaPending(err) || executorNotSeen(err)) && budget > 0; wait *= 2 {
+		if wait > budget {
+			wait = budget
+		}
 		sleep(wait)
+		budget -= wait
 		_, err = d.K.Apply(obj)
 	}
 	return err
@@ -134,7 +169,7 @@ func (d *Deployer) applyCounted(obj []byte) error {
 func (d *Deployer) DeleteApp(app spinport.App) error {
 	ns := d.S.Namespace(app.Tenant)
 	for _, o := range []struct{ kind, name string }{
-		{"Certificate", tlsName(app.Name)}, {"Ingress", app.Name}, {"SpinApp", app.Name},
+		{"Certificate", tlsName(app.Name)}, {"Ingress", app.Name}, {"HorizontalPodAutoscaler", app.Name}, {"SpinApp", app.Name},
 		{"Secret", runtimeConfigName(app.Name)}, {"Secret", secretsName(app.Name)}, {"Secret", tlsName(app.Name)},
 	} {
 		if err := d.K.Delete(o.kind, ns, o.name, "Background"); err != nil && !k8sproxy.IsNotFound(err) {

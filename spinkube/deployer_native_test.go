@@ -81,3 +81,53 @@ func TestApplyWaitsForPendingQuota(t *testing.T) {
 		t.Errorf("SpinApp applied %d times, want 6 (1 + 5 retries)", n)
 	}
 }
+
+// spin-operator's webhook reads executors from its cache: a brand-new
+// tenant's first SpinApp can be refused with "executor does not exist in
+// namespace" for a moment. Apply retries within the budget.
+func TestApplyWaitsForTheWebhookToSeeTheExecutor(t *testing.T) {
+	var patches, refusals atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == "PATCH" && strings.Contains(r.URL.Path, "/spinapps/"):
+			patches.Add(1)
+			if refusals.Load() > 0 {
+				refusals.Add(-1)
+				w.WriteHeader(http.StatusUnprocessableEntity)
+				w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Invalid","code":422,` +
+					`"message":"admission webhook \"vspinapp.kb.io\" denied the request: spec.executor: Invalid value: \"spinport-acme\": executor does not exist in namespace"}`))
+				return
+			}
+			w.Write([]byte(`{"kind":"SpinApp"}`))
+		case r.Method == "PATCH" || r.Method == "DELETE":
+			w.Write([]byte(`{}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	k, err := k8sproxy.New(srv.URL, "token", srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slept time.Duration
+	s := testSettings
+	s.RetryBudget = 500 * time.Millisecond
+	d := &Deployer{K: k, S: s, Sleep: func(d time.Duration) { slept += d }}
+	deploy := func() error {
+		return d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"},
+			spinport.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}}, 0)
+	}
+	refusals.Store(2)
+	if err := deploy(); err != nil {
+		t.Fatalf("first deploy while the webhook's cache lags: %v", err)
+	}
+	refusals.Store(100)
+	slept = 0
+	err = deploy()
+	var p *spinport.Error
+	if !errors.As(err, &p) || p.Kind != spinport.Unavailable || slept != s.RetryBudget {
+		t.Fatalf("refused for good: %v after waiting %v; want Unavailable after the 500ms budget", err, slept)
+	}
+}

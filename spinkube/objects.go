@@ -7,6 +7,7 @@ package spinkube
 import (
 	"encoding/base64"
 	"strconv"
+	"time"
 
 	"github.com/spinport/spinport"
 
@@ -39,6 +40,9 @@ type Settings struct {
 	// that idles at a few millicores).
 	CPURequest    string // per-replica resources.requests.cpu, e.g. "50m" ("" = none)
 	MemoryRequest string // per-replica resources.requests.memory, e.g. "64Mi" ("" = none)
+	// RetryBudget bounds the waits while the cluster refuses a SpinApp for
+	// a moment (0: DefaultRetryBudget).
+	RetryBudget time.Duration
 }
 
 // ExecutorName is the tenant's SpinAppExecutor. It is unique per tenant:
@@ -173,6 +177,28 @@ func (s Settings) SpinAppObject(app spinport.App, rev spinport.Revision, image s
 	w.End()
 	w.Key("podLabels").Object().Str(LabelTenant, app.Tenant).Str(LabelApp, app.Name).Str(LabelRevision, revNum).End()
 	w.End().End()
+	return w.Bytes()
+}
+
+// CPUTarget is the average CPU utilisation (of the requests) an
+// autoscaled app is scaled to keep.
+const CPUTarget = 80
+
+// AutoscalerObject scales an autoscaled app between its bounds. With
+// enableAutoscaling spin-operator (v0.4.0 internal/controller/
+// spinapp_controller.go) leaves the Deployment's replicas to an autoscaler
+// and creates none itself; the target is that Deployment (apps/v1, named
+// like the app). Without a metrics server an HPA still keeps minReplicas.
+func (s Settings) AutoscalerObject(app spinport.App, sc spinport.Scaling) []byte {
+	var w jsonw.W
+	w.Object()
+	meta(&w, "autoscaling/v2", "HorizontalPodAutoscaler", s.Namespace(app.Tenant), app.Name, LabelTenant, app.Tenant, LabelApp, app.Name)
+	w.Key("spec").Object().
+		Key("scaleTargetRef").Object().Str("apiVersion", "apps/v1").Str("kind", "Deployment").Str("name", app.Name).End().
+		Num("minReplicas", sc.MinReplicas).Num("maxReplicas", sc.MaxReplicas).
+		Key("metrics").Array().Object().Str("type", "Resource").Key("resource").Object().Str("name", "cpu").
+		Key("target").Object().Str("type", "Utilization").Num("averageUtilization", CPUTarget).End().End().End().End().
+		End().End()
 	return w.Bytes()
 }
 

@@ -98,6 +98,10 @@ func newServer() (*api.Server, error) {
 	// Kubernetes is configured by a service-account token; without one
 	// spinport records revisions and applies nothing.
 	if token := v.get("kube_token"); token != "" {
+		retry, err := duration("apply_retry_budget", v.get("apply_retry_budget"))
+		if err != nil {
+			return nil, err
+		}
 		k, err := k8sproxy.New(v.get("kube_api_url"), token, doer)
 		if err != nil {
 			return nil, err
@@ -113,6 +117,7 @@ func newServer() (*api.Server, error) {
 			MemoryLimit:     v.get("app_memory_limit"),
 			CPURequest:      v.get("app_cpu_request"),
 			MemoryRequest:   v.get("app_memory_request"),
+			RetryBudget:     retry,
 		}, Sleep: wasiSleep}
 		srv.Checks = append(srv.Checks, api.HealthCheck{Name: "kubernetes", Check: func() error {
 			// Lists spinport's own namespaces: one request that needs the

@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+)
+
+// An autoscaled app gets a HorizontalPodAutoscaler aimed at the Deployment
+// spin-operator makes (enableAutoscaling leaves the replicas to one and
+// creates none): without it the app never scaled and never reported
+// Ready. With no metrics server on the loopback cluster the HPA controller
+// still enforces minReplicas, which is what this checks; going back to a
+// fixed count removes the autoscaler so the two never fight.
+func TestClusterAutoscaledApp(t *testing.T) {
+	k := requireCluster(t)
+	suffix := randomSuffix()
+	h := startClusterHost(t, "spinport", k.URL, k.CAFile, k.spinportToken(t, suffix))
+	api := h.admin(t)
+	tenant := "e2e-hpa-" + suffix
+	ns := "spinport-" + tenant
+	t.Cleanup(func() { _, _, _ = k.call("DELETE", nsPath(ns), "", nil) })
+	base := "/api/v1/tenants/" + tenant
+	api.must(201, "POST", "/api/v1/tenants", map[string]any{"slug": tenant})
+	api.must(201, "POST", base+"/apps", map[string]any{"name": "web", "autoscaling": map[string]any{"minReplicas": 2, "maxReplicas": 4}})
+	r := api.must(201, "POST", base+"/apps/web/deployments", map[string]any{"image": helloImage + "@" + digestOf("hpa "+suffix)})
+
+	hpaPath := groupPath("autoscaling/v2", ns, "horizontalpodautoscalers", "web")
+	hpa := k.mustObject(t, hpaPath)
+	c := checker{t, "HorizontalPodAutoscaler web"}
+	c.eq("scaleTargetRef.kind", hpa.s("spec", "scaleTargetRef", "kind"), "Deployment")
+	c.eq("scaleTargetRef.apiVersion", hpa.s("spec", "scaleTargetRef", "apiVersion"), "apps/v1")
+	c.eq("scaleTargetRef.name", hpa.s("spec", "scaleTargetRef", "name"), "web")
+	c.eq("minReplicas", hpa.s("spec", "minReplicas"), "2")
+	c.eq("maxReplicas", hpa.s("spec", "maxReplicas"), "4")
+	sa := k.mustObject(t, spinAppPath(ns, "web"))
+	if sa.s("spec", "enableAutoscaling") != "true" || sa.at("spec", "replicas") != nil {
+		t.Errorf("SpinApp spec: %v", sa.at("spec"))
+	}
+	waitAppReady(t, api, base+"/apps/web", r.num("number"), 2)
+	k.checkPodReferences(t, ns, "web")
+
+	api.must(200, "PATCH", base+"/apps/web", map[string]any{"replicas": 3})
+	eventually(t, 30*time.Second, "the autoscaler removed", func() string {
+		if _, ok := k.object(t, hpaPath); ok {
+			return "still there"
+		}
+		return ""
+	})
+	waitAppReady(t, api, base+"/apps/web", r.num("number")+1, 3)
+	api.must(204, "DELETE", base+"/apps/web", nil)
+	api.must(204, "DELETE", base, nil)
+}
