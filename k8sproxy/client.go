@@ -280,7 +280,7 @@ func (c *Client) Delete(kind, namespace, name, propagation string) error {
 
 // PodLogs returns the (plain text) log of a pod's container. tailLines <= 0
 // returns the whole log; container "" means the pod's only container.
-func (c *Client) PodLogs(namespace, pod string, tailLines int, container string) ([]byte, error) {
+func (c *Client) PodLogs(namespace, pod string, tailLines, limitBytes int, container string) ([]byte, error) {
 	k, err := c.check(opLogs, "Pod", namespace, pod, true)
 	if err != nil {
 		return nil, err
@@ -295,6 +295,9 @@ func (c *Client) PodLogs(namespace, pod string, tailLines int, container string)
 	q := url.Values{}
 	if tailLines > 0 {
 		q.Set("tailLines", fmt.Sprint(tailLines))
+	}
+	if limitBytes > 0 { // the API server stops there: the answer is bounded before it is read
+		q.Set("limitBytes", fmt.Sprint(limitBytes))
 	}
 	if container != "" {
 		q.Set("container", container)

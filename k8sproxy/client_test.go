@@ -385,7 +385,7 @@ func TestPolicyRefusalsSendNothing(t *testing.T) {
 		{"Deployment apply", apply(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"tenant-a",` + lbl + `}}`), "may only get/list Deployment"},
 		{"Deployment delete", func(c *Client) error { return c.Delete("Deployment", "tenant-a", "d", "") }, "may only get/list"},
 		{"Event get", func(c *Client) error { _, err := c.Get("Event", "tenant-a", "e"); return err }, "may only list Event"},
-		{"pod logs bad container", func(c *Client) error { _, err := c.PodLogs("tenant-a", "p", 10, "c;rm"); return err }, "invalid container name"},
+		{"pod logs bad container", func(c *Client) error { _, err := c.PodLogs("tenant-a", "p", 10, 0, "c;rm"); return err }, "invalid container name"},
 		{"Namespace without label", apply(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"tenant-x"}}`), "must carry the label app.kubernetes.io/managed-by=spinport"},
 		{"Namespace wrong label value", apply(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"tenant-x","labels":{"app.kubernetes.io/managed-by":"helm"}}}`), "must carry the label"},
 		{"Namespace kube-system takeover", apply(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system",` + lbl + `}}`), "system namespaces"},
@@ -442,7 +442,7 @@ func TestUnmanagedNamespaceRefused(t *testing.T) {
 		{"get Secret", func(c *Client) error { _, err := c.Get("Secret", "other", "db"); return err }},
 		{"list SpinApps", func(c *Client) error { _, err := c.List("SpinApp", "other", ""); return err }},
 		{"delete Secret", func(c *Client) error { return c.Delete("Secret", "other", "db", "Foreground") }},
-		{"pod logs", func(c *Client) error { _, err := c.PodLogs("other", "p", 5, ""); return err }},
+		{"pod logs", func(c *Client) error { _, err := c.PodLogs("other", "p", 5, 0, ""); return err }},
 		{"events", func(c *Client) error { _, err := c.Events("other", ""); return err }},
 		{"take over Namespace", func(c *Client) error {
 			_, err := c.Apply([]byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"other","labels":{"app.kubernetes.io/managed-by":"spinport"}}}`))
@@ -552,11 +552,11 @@ func TestListEventsLogs(t *testing.T) {
 	if _, err := c.Events("tenant-a", "involvedObject.name=web"); err != nil {
 		t.Errorf("Events: %v", err)
 	}
-	logs, err := c.PodLogs("tenant-a", "web-abc", 100, "web")
+	logs, err := c.PodLogs("tenant-a", "web-abc", 100, 4096, "web")
 	if err != nil || string(logs) != "line1\nline2\n" {
 		t.Errorf("PodLogs = %q, %v", logs, err)
 	}
-	if _, err := c.PodLogs("tenant-a", "web-abc", 0, ""); err != nil {
+	if _, err := c.PodLogs("tenant-a", "web-abc", 0, 0, ""); err != nil {
 		t.Errorf("PodLogs: %v", err)
 	}
 	var got []string
@@ -570,7 +570,7 @@ func TestListEventsLogs(t *testing.T) {
 		"GET /api/v1/namespaces/tenant-a/pods?labelSelector=core.spinkube.dev%2Fapp-name%3Dweb",
 		"GET /apis/apps/v1/namespaces/tenant-a/deployments?",
 		"GET /api/v1/namespaces/tenant-a/events?fieldSelector=involvedObject.name%3Dweb",
-		"GET /api/v1/namespaces/tenant-a/pods/web-abc/log?container=web&tailLines=100",
+		"GET /api/v1/namespaces/tenant-a/pods/web-abc/log?container=web&limitBytes=4096&tailLines=100",
 		"GET /api/v1/namespaces/tenant-a/pods/web-abc/log?",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -462,14 +462,14 @@ func runFlow(t *testing.T, k *testCluster, c *Client, ns, unmanaged string) {
 		if b, err := c.Get("Pod", ns, pod); err != nil || gjson.GetBytes(b, "metadata.name").String() != pod {
 			t.Errorf("Get Pod: %v", err)
 		}
-		logs, err := c.PodLogs(ns, pod, 2, "")
+		logs, err := c.PodLogs(ns, pod, 2, 0, "")
 		if err != nil || !strings.Contains(string(logs), "hello") || strings.Count(strings.TrimSpace(string(logs)), "\n") != 1 {
 			t.Errorf("PodLogs tail 2: %q %v", logs, err)
 		}
-		if logs, err := c.PodLogs(ns, pod, 0, "web"); err != nil || !strings.Contains(string(logs), "Serving http") {
+		if logs, err := c.PodLogs(ns, pod, 0, 0, "web"); err != nil || !strings.Contains(string(logs), "Serving http") {
 			t.Errorf("PodLogs container web: %q %v", logs, err)
 		}
-		if _, err := c.PodLogs(ns, pod, 0, "nope"); !asAPIError(err, &ae) || ae.Status != 400 || !strings.Contains(ae.Message, "container nope is not valid") {
+		if _, err := c.PodLogs(ns, pod, 0, 0, "nope"); !asAPIError(err, &ae) || ae.Status != 400 || !strings.Contains(ae.Message, "container nope is not valid") {
 			t.Errorf("PodLogs of a missing container: %v", err)
 		}
 		if err := c.Delete("Pod", ns, pod, ""); !IsPolicy(err) {
@@ -484,7 +484,7 @@ func runFlow(t *testing.T, k *testCluster, c *Client, ns, unmanaged string) {
 	if _, err := c.Events(ns, "bogus.field=x"); !asAPIError(err, &ae) || ae.Status != 400 {
 		t.Errorf("Events with a bad field selector: %v", err)
 	}
-	if _, err := c.PodLogs(ns, "no-such-pod", 1, ""); !IsNotFound(err) {
+	if _, err := c.PodLogs(ns, "no-such-pod", 1, 0, ""); !IsNotFound(err) {
 		t.Errorf("PodLogs of a missing pod: %v", err)
 	}
 

@@ -273,7 +273,16 @@ func rawOr(r gjson.Result, def string) []byte {
 	return []byte(r.Raw)
 }
 
-// Logs returns the last tail lines of each of the app's pods.
+// Log bounds: a Spin instance has little memory (the component's leaking
+// GC never frees within a request; the pod limit is app_memory_limit), so
+// a logs answer holds at most LogBytes in all, LogBytesPerPod from one pod.
+const (
+	LogBytes       = 1 << 20
+	LogBytesPerPod = 256 << 10
+)
+
+// Logs returns the last tail lines of each of the app's pods, within the
+// byte bounds above.
 func (d *Deployer) Logs(app spinport.App, tail int) ([]spinport.PodLog, error) {
 	ns := d.S.Namespace(app.Tenant)
 	pods, err := d.K.List("Pod", ns, operatorAppLabel+"="+app.Name)
@@ -281,12 +290,23 @@ func (d *Deployer) Logs(app spinport.App, tail int) ([]spinport.PodLog, error) {
 		return nil, problem("logs", err)
 	}
 	out := []spinport.PodLog{}
+	left := LogBytes
 	for _, p := range gjson.GetBytes(pods, "items").Array() {
 		pl := spinport.PodLog{Name: p.Get("metadata.name").String(), Phase: p.Get("status.phase").String()}
-		if logs, err := d.K.PodLogs(ns, pl.Name, tail, ""); err != nil {
+		if left <= 0 {
+			pl.Error = "not read: the answer reached its bound of " + strconv.Itoa(LogBytes>>10) + " KiB; ask for fewer lines (?tail=)"
+			out = append(out, pl)
+			continue
+		}
+		limit := LogBytesPerPod
+		if left < limit {
+			limit = left
+		}
+		if logs, err := d.K.PodLogs(ns, pl.Name, tail, limit, ""); err != nil {
 			pl.Error = err.Error()
 		} else {
 			pl.Log = string(logs)
+			left -= len(logs)
 		}
 		out = append(out, pl)
 	}

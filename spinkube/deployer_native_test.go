@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -129,5 +130,53 @@ func TestApplyWaitsForTheWebhookToSeeTheExecutor(t *testing.T) {
 	var p *spinport.Error
 	if !errors.As(err, &p) || p.Kind != spinport.Unavailable || slept != s.RetryBudget {
 		t.Fatalf("refused for good: %v after waiting %v; want Unavailable after the 500ms budget", err, slept)
+	}
+}
+
+// A logs answer is bounded however many pods and lines there are: the API
+// server is asked for at most LogBytesPerPod per pod, and once LogBytes
+// are read the remaining pods are listed without their logs.
+func TestLogsAreBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/pods"):
+			var items []string
+			for i := 0; i < 8; i++ {
+				items = append(items, `{"metadata":{"name":"web-`+string(rune('a'+i))+`","labels":{"app.kubernetes.io/managed-by":"spinport"}},"status":{"phase":"Running"}}`)
+			}
+			w.Write([]byte(`{"kind":"PodList","items":[` + strings.Join(items, ",") + `]}`))
+		case r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/log"):
+			n, _ := strconv.Atoi(r.URL.Query().Get("limitBytes"))
+			if n <= 0 || n > LogBytesPerPod {
+				t.Errorf("log request without a byte bound: %s", r.URL)
+				n = 1 << 22
+			}
+			w.Write([]byte(strings.Repeat("x", n))) // a chatty pod: always at the bound
+		case r.Method == "GET":
+			w.Write([]byte(`{"kind":"Pod","metadata":{"name":"web","labels":{"app.kubernetes.io/managed-by":"spinport"}}}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	k, err := k8sproxy.New(srv.URL, "token", srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Deployer{K: k, S: testSettings}
+	pods, err := d.Logs(spinport.App{Tenant: "acme", Name: "web"}, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, skipped := 0, 0
+	for _, p := range pods {
+		total += len(p.Log)
+		if p.Error != "" {
+			skipped++
+		}
+	}
+	if len(pods) != 8 || total > LogBytes || skipped == 0 {
+		t.Errorf("%d pods, %d bytes of logs (bound %d), %d without logs", len(pods), total, LogBytes, skipped)
 	}
 }

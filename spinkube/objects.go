@@ -7,6 +7,7 @@ package spinkube
 import (
 	"encoding/base64"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spinport/spinport"
@@ -101,9 +102,33 @@ func (s Settings) QuotaObject(t spinport.Tenant) []byte {
 	pods := t.Quotas.MaxTotalReplicas + t.Quotas.MaxReplicasPerApp
 	w.Key("spec").Object().Key("hard").Object().
 		Str("pods", strconv.FormatInt(pods, 10)).
-		Str("count/spinapps.core.spinkube.dev", strconv.FormatInt(t.Quotas.MaxApps, 10)).
-		End().End().End()
+		Str("count/spinapps.core.spinkube.dev", strconv.FormatInt(t.Quotas.MaxApps, 10))
+	// Compute is bounded per tenant by the same count: pods × what one
+	// replica requests and may use. (A quota on requests.cpu makes the API
+	// server refuse pods without that request, so only what spinport sets.)
+	for _, r := range []struct{ key, perReplica string }{
+		{"requests.cpu", s.CPURequest}, {"requests.memory", s.MemoryRequest},
+		{"limits.cpu", s.CPULimit}, {"limits.memory", s.MemoryLimit},
+	} {
+		if q, ok := times(r.perReplica, pods); ok {
+			w.Str(r.key, q)
+		}
+	}
+	w.End().End().End()
 	return w.Bytes()
+}
+
+// times multiplies a whole-number quantity ("50m", "64Mi", "2") by n.
+func times(quantity string, n int64) (string, bool) {
+	i := 0
+	for i < len(quantity) && quantity[i] >= '0' && quantity[i] <= '9' {
+		i++
+	}
+	v, err := strconv.ParseInt(quantity[:i], 10, 64)
+	if i == 0 || err != nil || strings.ContainsAny(quantity[i:], ".eE+-") {
+		return "", false
+	}
+	return strconv.FormatInt(v*n, 10) + quantity[i:], true
 }
 
 func (s Settings) ExecutorObject(t spinport.Tenant) []byte {

@@ -116,3 +116,15 @@ func TestRolloutCompleteOnlyWhenOldPodsAreGone(t *testing.T) {
 		}
 	}
 }
+
+func TestQuotaBoundsComputePerTenant(t *testing.T) {
+	s := testSettings
+	s.CPURequest, s.MemoryRequest, s.CPULimit, s.MemoryLimit = "50m", "64Mi", "500m", "0.5Gi"
+	q := gjson.ParseBytes(s.QuotaObject(spinport.Tenant{Slug: "acme", Quotas: spinport.Quotas{MaxApps: 3, MaxReplicasPerApp: 2, MaxTotalReplicas: 4}}))
+	for path, want := range map[string]string{`spec.hard.pods`: "6", `spec.hard.requests\.cpu`: "300m", `spec.hard.requests\.memory`: "384Mi",
+		`spec.hard.limits\.cpu`: "3000m", `spec.hard.limits\.memory`: ""} { // "0.5Gi" is not whole: no bound rather than a wrong one
+		if got := q.Get(path).String(); got != want {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+}
