@@ -457,10 +457,29 @@ func (k *kubeCluster) spinportToken(tb testing.TB, suffix string) string {
 	return token
 }
 
-// clientTLSConfig is a runtime config that trusts caFile for hostPort
-// (and nothing else) for the spinport component.
-func clientTLSConfig(hostPort, caFile string) string {
-	return fmt.Sprintf("[[client_tls]]\ncomponent_ids = [\"spinport\"]\nhosts = [%q]\nca_roots_file = %q\n", hostPort, caFile)
+// clusterCABundle writes the host's CA bundle for a cluster: the system
+// roots (/etc/ssl/certs/ca-certificates.crt) plus caFile, the way the
+// SpinAppExecutor's caCertSecret holds the public roots and the cluster CA
+// on SpinKube (docs/aks.md). Spin's Spin 1 outbound HTTP trusts only the
+// system bundle; runtime config [[client_tls]] does not apply to it.
+func clusterCABundle(tb testing.TB, caFile string) string {
+	tb.Helper()
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	system, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		tb.Logf("no system CA bundle (%v): the host trusts only %s", err, caFile)
+	}
+	if len(system) > 0 && !bytes.HasSuffix(system, []byte("\n")) {
+		system = append(system, '\n')
+	}
+	path := filepath.Join(tb.TempDir(), "ca-certificates.crt")
+	if err := os.WriteFile(path, append(system, ca...), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }
 
 const (
@@ -469,16 +488,12 @@ const (
 )
 
 // startClusterHost runs spinport against the API server at apiURL (the
-// cluster, or a proxy in front of it) with token; caFile is the CA it
-// trusts for apiURL's host:port through [[client_tls]].
-// startClusterHost starts spinport connected to the API server at apiURL;
-// more adds variables (for example short durations).
+// cluster, or a proxy in front of it) with token; caFile is the CA of
+// apiURL's server, which the host trusts through its system CA bundle
+// (clusterCABundle), as on SpinKube. more adds variables (for example
+// short durations).
 func startClusterHost(tb testing.TB, name, apiURL, caFile, token string, more ...map[string]string) *testHost {
 	tb.Helper()
-	u, err := url.Parse(apiURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	vars := map[string]string{
 		"kube_api_url":  apiURL,
 		"kube_token":    token,
@@ -491,9 +506,9 @@ func startClusterHost(tb testing.TB, name, apiURL, caFile, token string, more ..
 		}
 	}
 	return startHost(tb, hostOptions{
-		Name:          name,
-		Variables:     vars,
-		RuntimeConfig: clientTLSConfig(u.Host, caFile),
+		Name:      name,
+		Variables: vars,
+		CABundle:  clusterCABundle(tb, caFile),
 	})
 }
 

@@ -275,6 +275,15 @@ type hostOptions struct {
 	// StoreTimeout and OutboundHTTPTimeout are the host's per-call bounds
 	// (spinhost.Options; 0 = none, as in Spin).
 	StoreTimeout, OutboundHTTPTimeout time.Duration
+
+	// CABundle, if set, is a PEM file the host trusts instead of the
+	// system roots for outbound HTTPS and rediss:// (spinhost.Options.
+	// CABundleFile), as SpinKube's executor caCertSecret replaces the
+	// pod's /etc/ssl/certs/ca-certificates.crt; see clusterCABundle.
+	CABundle string
+	// RedisReplies is how outbound-redis execute returns replies
+	// (spinhost.RedisRepliesSpin35, the default, or RedisRepliesSpin34).
+	RedisReplies string
 }
 
 // testHost is a running spinport.
@@ -347,6 +356,8 @@ func (o hostOptions) spinhostOptions(tb testing.TB) (spinhost.Options, *logBuffe
 		Logger:              log.New(logs, prefix, log.Lmicroseconds),
 		StoreTimeout:        o.StoreTimeout,
 		OutboundHTTPTimeout: o.OutboundHTTPTimeout,
+		CABundleFile:        o.CABundle,
+		RedisReplies:        o.RedisReplies,
 	}, logs
 }
 

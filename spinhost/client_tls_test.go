@@ -1,6 +1,8 @@
 package spinhost
 
 import (
+	"bufio"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,13 +11,17 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -107,108 +113,256 @@ func tlsUpstream(t *testing.T, pki *testPKI, clientCA *testPKI) *httptest.Server
 
 func outboundPath(u string) string { return "/outbound?url=" + url.QueryEscape(u) }
 
-// A server whose CA is trusted only through [[client_tls]]: the guest's
-// request fails without the entry and succeeds with it, for host:port and
-// for a bare host, and only for the components and hosts listed.
-func TestE2EClientTLSCustomRoots(t *testing.T) {
-	pki, other := newTestPKI(t, "private-ca"), newTestPKI(t, "other-ca")
+// writeBundle writes the PEM certificates of cas to a temp file.
+func writeBundle(t *testing.T, cas ...*testPKI) string {
+	t.Helper()
+	var b []byte
+	for _, ca := range cas {
+		b = append(b, ca.pem...)
+	}
+	p := filepath.Join(t.TempDir(), "bundle.pem")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// [[client_tls]] is parsed (and checked) but, as in Spin, not applied to
+// Spin 1 outbound HTTP: neither its roots nor its client certificate are
+// used, and the host says so once at startup.
+func TestE2EClientTLSNotApplied(t *testing.T) {
+	pki, clientCA := newTestPKI(t, "private-ca"), newTestPKI(t, "client-ca")
 	srv := tlsUpstream(t, pki, nil)
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
-	target := srv.URL + "/hello"
+	_, certPEM, keyPEM := clientCA.issue(t, "spin-guest", true)
+	files := map[string]string{"certs/ca.pem": string(pki.pem), "certs/client.crt": string(certPEM), "certs/client.key": string(keyPEM)}
+	rc := fmt.Sprintf(`[[client_tls]]
+component_ids = ["guest"]
+hosts = ["127.0.0.1"]
+ca_roots_file = "certs/ca.pem"
 
-	run := func(name, rc string, files map[string][]byte) (*app, int, string) {
-		t.Helper()
-		a := newApp(t, appConfig{allowed: []string{srv.URL}, runtimeConfig: rc})
-		for f, b := range files {
-			writeFile(t, a.dir, f, string(b))
+[[client_tls]]
+component_ids = ["guest"]
+hosts = ["127.0.0.1:%d"]
+ca_roots_file = "certs/ca.pem"
+`, port)
+	a := newApp(t, appConfig{allowed: []string{srv.URL}, runtimeConfig: rc})
+	for f, b := range files {
+		writeFile(t, a.dir, f, b)
+	}
+	h := start(t, a.options())
+	for i := 0; i < 2; i++ {
+		code, body := get(t, h, outboundPath(srv.URL+"/hello"))
+		if code != http.StatusBadGateway || !strings.Contains(body, "Runtime error") {
+			t.Errorf("request %d: %d %q, want a runtime error (client_tls is not applied)", i, code, body)
 		}
-		h := start(t, a.options())
-		code, body := get(t, h, outboundPath(target))
+	}
+	logs := a.log.String()
+	if n := strings.Count(logs, "[[client_tls]] (2 entries) is not applied to Spin 1 outbound HTTP"); n != 1 {
+		t.Errorf("the client_tls warning is logged %d times, want once:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "certificate") {
+		t.Errorf("the TLS failure is not logged:\n%s", logs)
+	}
+
+	// Trusted through the CA bundle instead, a server that requires a
+	// client certificate still refuses: client_tls's is not presented.
+	mtls := tlsUpstream(t, pki, clientCA)
+	rc = "[[client_tls]]\ncomponent_ids = [\"guest\"]\nhosts = [\"127.0.0.1\"]\nca_roots_file = \"certs/ca.pem\"\nclient_cert_file = \"certs/client.crt\"\nclient_private_key_file = \"certs/client.key\"\n"
+	a = newApp(t, appConfig{allowed: []string{mtls.URL, srv.URL}, runtimeConfig: rc})
+	for f, b := range files {
+		writeFile(t, a.dir, f, b)
+	}
+	opts := a.options()
+	opts.CABundleFile = writeBundle(t, pki)
+	h = start(t, opts)
+	expect(t, h, outboundPath(srv.URL+"/hello"), "200 anonymous tls /hello")
+	if code, body := get(t, h, outboundPath(mtls.URL+"/mtls")); code != http.StatusBadGateway || !strings.Contains(body, "Runtime error") {
+		t.Errorf("mTLS server: %d %q, want a runtime error (no client certificate)", code, body)
+	}
+}
+
+// Options.CABundleFile replaces the system roots for outbound HTTPS, as
+// SSL_CERT_FILE (or SpinKube's caCertSecret) does for Spin.
+func TestE2ECABundle(t *testing.T) {
+	pki, other := newTestPKI(t, "private-ca"), newTestPKI(t, "other-ca")
+	srv := tlsUpstream(t, pki, nil)
+	plain := newUpstream(t)
+	target := outboundPath(srv.URL + "/hello")
+
+	run := func(name string, bundle string) (*app, int, string) {
+		t.Helper()
+		a := newApp(t, appConfig{allowed: []string{srv.URL, plain.URL}})
+		opts := a.options()
+		opts.CABundleFile = bundle
+		h := start(t, opts)
+		code, body := get(t, h, target)
 		t.Logf("%s: %d %q", name, code, body)
+		// Plain HTTP is unaffected either way.
+		expect(t, h, outboundPath(plain.URL+"/plain"), "202 yes GET /plain")
 		return a, code, body
 	}
-	entry := func(ids, hosts, extra string) string {
-		return fmt.Sprintf("[[client_tls]]\ncomponent_ids = %s\nhosts = %s\n%s\n", ids, hosts, extra)
-	}
-	certs := map[string][]byte{"certs/ca.pem": pki.pem, "certs/other.pem": other.pem}
 
-	// No client_tls: the private CA is not trusted.
-	a, code, body := run("none", "", nil)
-	if code != http.StatusBadGateway || !strings.Contains(body, "Runtime error") {
-		t.Errorf("without client_tls: %d %q, want a runtime error", code, body)
+	// The system roots do not have the private CA.
+	if _, code, body := run("system roots", ""); code != http.StatusBadGateway || !strings.Contains(body, "Runtime error") {
+		t.Errorf("system roots: %d %q, want a runtime error", code, body)
 	}
-	if !strings.Contains(a.log.String(), "certificate") {
-		t.Errorf("the TLS failure is not logged:\n%s", a.log.String())
+	// A bundle with the private CA (alone, or among others) is trusted.
+	a, code, body := run("bundle", writeBundle(t, pki))
+	if code != http.StatusOK || body != "200 anonymous tls /hello" {
+		t.Errorf("bundle: %d %q", code, body)
 	}
-
-	ok := []struct{ name, rc string }{
-		{"host:port", entry(`["guest"]`, fmt.Sprintf(`["127.0.0.1:%d"]`, port), `ca_roots_file = "certs/ca.pem"`)},
-		{"bare host", entry(`["guest"]`, `["127.0.0.1"]`, `ca_roots_file = "certs/ca.pem"`)},
-		{"webpki roots too", entry(`["guest"]`, `["127.0.0.1"]`, "ca_roots_file = \"certs/ca.pem\"\nca_use_webpki_roots = true")},
-		{"first entry wins", entry(`["guest"]`, `["127.0.0.1"]`, `ca_roots_file = "certs/ca.pem"`) +
-			entry(`["guest"]`, `["127.0.0.1"]`, `ca_roots_file = "certs/other.pem"`)},
-		{"absolute path", entry(`["guest"]`, `["127.0.0.1"]`, "ca_roots_file = %ABS%")},
+	if !strings.Contains(a.log.String(), "Trusting the 1 CA certificates of") {
+		t.Errorf("the bundle is not logged:\n%s", a.log.String())
 	}
-	for _, c := range ok {
-		rc := c.rc
-		if strings.Contains(rc, "%ABS%") {
-			p := filepath.Join(t.TempDir(), "ca.pem")
-			if err := os.WriteFile(p, pki.pem, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			rc = strings.ReplaceAll(rc, "%ABS%", fmt.Sprintf("%q", p))
-		}
-		if _, code, body := run(c.name, rc, certs); code != http.StatusOK || body != "200 anonymous tls /hello" {
-			t.Errorf("%s: %d %q", c.name, code, body)
-		}
+	if _, code, body := run("bundle of two", writeBundle(t, other, pki)); code != http.StatusOK || body != "200 anonymous tls /hello" {
+		t.Errorf("bundle of two: %d %q", code, body)
+	}
+	// The bundle replaces the roots: one without the CA is not trusted.
+	if _, code, body := run("other CA", writeBundle(t, other)); code != http.StatusBadGateway || !strings.Contains(body, "Runtime error") {
+		t.Errorf("other CA: %d %q, want a runtime error", code, body)
 	}
 
-	refused := []struct{ name, rc, log string }{
-		{"other component", entry(`["someone-else"]`, `["127.0.0.1"]`, `ca_roots_file = "certs/ca.pem"`), `names component "someone-else"`},
-		{"other port", entry(`["guest"]`, fmt.Sprintf(`["127.0.0.1:%d"]`, port+1), `ca_roots_file = "certs/ca.pem"`), ""},
-		{"other host", entry(`["guest"]`, `["localhost"]`, `ca_roots_file = "certs/ca.pem"`), ""},
-		{"wrong CA", entry(`["guest"]`, `["127.0.0.1"]`, `ca_roots_file = "certs/other.pem"`), ""},
-		{"first entry wins (wrong CA first)", entry(`["guest"]`, fmt.Sprintf(`["127.0.0.1:%d"]`, port), `ca_roots_file = "certs/other.pem"`) +
-			entry(`["guest"]`, `["127.0.0.1"]`, `ca_roots_file = "certs/ca.pem"`), ""},
-		{"webpki only", entry(`["guest"]`, `["127.0.0.1"]`, ""), ""},
+	// A bundle that cannot be read, or holds no certificate, stops startup.
+	junk := filepath.Join(t.TempDir(), "junk.pem")
+	if err := os.WriteFile(junk, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range refused {
-		a, code, body := run(c.name, c.rc, certs)
-		if code != http.StatusBadGateway || !strings.Contains(body, "Runtime error") {
-			t.Errorf("%s: %d %q, want a runtime error", c.name, code, body)
-		}
-		if c.log != "" && !strings.Contains(a.log.String(), c.log) {
-			t.Errorf("%s: log lacks %q:\n%s", c.name, c.log, a.log.String())
+	for _, bad := range []string{junk, filepath.Join(t.TempDir(), "missing.pem")} {
+		a := newApp(t, appConfig{})
+		opts := a.options()
+		opts.CABundleFile = bad
+		if _, err := New(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "CA bundle") {
+			t.Errorf("CABundleFile %s: error %v", bad, err)
 		}
 	}
 }
 
-// Mutual TLS: client_cert_file and client_private_key_file are presented
-// to the hosts of the entry.
-func TestE2EClientTLSClientCertificate(t *testing.T) {
-	serverCA, clientCA := newTestPKI(t, "server-ca"), newTestPKI(t, "client-ca")
-	srv := tlsUpstream(t, serverCA, clientCA)
-	_, certPEM, keyPEM := clientCA.issue(t, "spin-guest", true)
-	files := map[string]string{"tls/ca.pem": string(serverCA.pem), "tls/client.crt": string(certPEM), "tls/client.key": string(keyPEM)}
-	for _, c := range []struct {
-		name, extra string
-		want        int
-		body        string
-	}{
-		{"with client certificate", "client_cert_file = \"tls/client.crt\"\nclient_private_key_file = \"tls/client.key\"", 200, "200 spin-guest tls /mtls"},
-		{"without", "", http.StatusBadGateway, "Runtime error"},
-	} {
-		rc := "[[client_tls]]\ncomponent_ids = [\"guest\"]\nhosts = [\"127.0.0.1\"]\nca_roots_file = \"tls/ca.pem\"\n" + c.extra + "\n"
-		a := newApp(t, appConfig{allowed: []string{srv.URL}, runtimeConfig: rc})
-		for f, b := range files {
-			writeFile(t, a.dir, f, b)
+// rediss:// (outbound Redis) trusts the same roots: a TLS server speaking
+// just enough RESP to answer INCRBY.
+func TestE2ECABundleRediss(t *testing.T) {
+	pki := newTestPKI(t, "redis-ca")
+	pair, _, _ := pki.issue(t, "redis", false)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				if _, err := c.Read(buf); err == nil {
+					c.Write([]byte(":7\r\n"))
+				}
+			}()
 		}
-		h := start(t, a.options())
-		code, body := get(t, h, outboundPath(srv.URL+"/mtls"))
-		if code != c.want || !strings.Contains(body, c.body) {
-			t.Errorf("%s: %d %q, want %d %q", c.name, code, body, c.want, c.body)
+	}()
+	addr := "rediss://" + l.Addr().String()
+	for _, c := range []struct {
+		name, bundle, want string
+	}{{"system roots", "", "redis:"}, {"bundle", writeBundle(t, pki), "7"}} {
+		a := newApp(t, appConfig{allowed: []string{addr}})
+		opts := a.options()
+		opts.CABundleFile = c.bundle
+		h := start(t, opts)
+		code, body := get(t, h, "/redis/incr?addr="+url.QueryEscape(addr)+"&key=k")
+		if !strings.Contains(body, c.want) || (c.want == "7") != (code == http.StatusOK) {
+			t.Errorf("%s: %d %q, want %q", c.name, code, body, c.want)
 		}
 	}
+
+	// The Redis key-value store's client gets the same roots.
+	pool := x509.NewCertPool()
+	pool.AddCert(pki.cert)
+	b, err := newRedisKV(addr, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := b.client.Options().TLSConfig; got == nil || got.RootCAs != pool {
+		t.Errorf("the key-value store's TLS config does not use the CA bundle: %+v", got)
+	}
+}
+
+// The CLI: -ca-bundle, and SSL_CERT_FILE, which Go's system roots honour
+// on Linux (as OpenSSL does for Spin).
+func TestCLICABundleAndSSLCertFile(t *testing.T) {
+	needGuest(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("SSL_CERT_FILE is read by crypto/x509 on Linux and other Unix systems")
+	}
+	bin := buildCLI(t)
+	pki := newTestPKI(t, "private-ca")
+	srv := tlsUpstream(t, pki, nil)
+	bundle := writeBundle(t, pki)
+	a := newApp(t, appConfig{allowed: []string{srv.URL}})
+	clean := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"system roots", nil, nil, "Runtime error"},
+		{"-ca-bundle", nil, []string{"-ca-bundle", bundle}, "200 anonymous tls /cli"},
+		{"SSL_CERT_FILE", []string{"SSL_CERT_FILE=" + bundle}, nil, "200 anonymous tls /cli"},
+	} {
+		args := append([]string{"--manifest", a.manifest, "--listen", "127.0.0.1:0", "--cache-dir", wazeroCache}, c.args...)
+		base := startCLI(t, bin, append(clean, c.env...), args...)
+		res, err := http.Get(base + outboundPath(srv.URL+"/cli"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(body), c.want) {
+			t.Errorf("%s: %d %q, want %q", c.name, res.StatusCode, body, c.want)
+		}
+	}
+}
+
+// startCLI runs the spinhost binary until the test ends and returns the
+// URL it serves, read from its startup log.
+func startCLI(t *testing.T, bin string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	var logged strings.Builder
+	serving := regexp.MustCompile(`Serving (http://127\.0\.0\.1:\d+)`)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		logged.WriteString(sc.Text() + "\n")
+		if m := serving.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, stderr) // keep the pipe drained
+			return m[1]
+		}
+	}
+	t.Fatalf("spinhost %v did not serve:\n%s", args, logged.String())
+	return ""
 }
 
 func TestRuntimeConfigClientTLS(t *testing.T) {

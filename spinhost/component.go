@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -36,10 +35,6 @@ type component struct {
 	allowed   AllowedHosts
 	kvAllowed map[string]bool
 	env       map[string]string
-	// client sends this component's outbound HTTP; nil means the host's
-	// default client. Components named by [[client_tls]] get their own
-	// (see newClientTLSRoundTripper).
-	client *http.Client
 }
 
 // hostImports is every function this host provides, by module.

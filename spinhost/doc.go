@@ -41,6 +41,44 @@
 //     at <app>/.spin/sqlite_key_value.db with Spin's exact table, or Redis
 //     with Spin's layout (plain string keys, the label ignored, get-keys =
 //     KEYS *). Data written here is readable by spin up and vice versa.
+//   - Outbound TLS trusts exactly the system roots, as Spin's does: its
+//     Spin 1 outbound HTTP is a default reqwest client on the system roots
+//     (spinframework/spin#2604) and its Redis clients use native-tls, the
+//     system's OpenSSL. Runtime config [[client_tls]] is parsed and checked
+//     with Spin's rules (see ClientTLSConfig: component_ids and hosts
+//     required and not empty, unknown keys refused, the PEM files relative
+//     to the runtime config file and read at startup) and, as in Spin,
+//     not applied to Spin 1 outbound HTTP (Spin applies it to wasi-http
+//     only); startup logs a warning saying so. On SpinKube the system
+//     bundle is the SpinAppExecutor's caCertSecret, mounted as
+//     /etc/ssl/certs/ca-certificates.crt, so a private CA (spinport's API
+//     server) goes there (docs/aks.md). Here the system roots are Go's
+//     (crypto/x509.SystemCertPool: on Linux SSL_CERT_FILE and SSL_CERT_DIR,
+//     when set, in place of the distribution's file and directories, as
+//     for OpenSSL), and
+//     Options.CABundleFile (-ca-bundle) replaces them with a PEM bundle,
+//     the way caCertSecret does: tests give it the system roots plus a
+//     test cluster's CA. It applies to outbound HTTPS and rediss://
+//     (outbound Redis and the Redis key-value store). No client
+//     certificate is presented.
+//   - Outbound HTTP decodes gzip like Spin's reqwest client, which Spin
+//     builds with reqwest's gzip feature: Accept-Encoding: gzip is added
+//     when the guest sent no Accept-Encoding (and no Range), a response
+//     whose Content-Encoding is exactly "gzip" is decoded whatever the
+//     guest asked for (not when its Content-Length is 0), and its
+//     Content-Encoding and Content-Length headers are removed; a body that
+//     does not decode is runtime-error. Accept: */* (reqwest's default
+//     header) is added when the guest sent no Accept; no User-Agent is.
+//   - outbound-redis execute maps replies as the Spin version chosen by
+//     Options.RedisReplies (-redis-replies) does: RedisRepliesSpin35
+//     ("spin-3.5", the default: Spin 3.5 and later, containerd-shim-spin
+//     v0.22 and later; v0.24 embeds Spin 3.6.3) returns a nil reply as a
+//     nil result and "+OK" as the status "OK"; RedisRepliesSpin34
+//     ("spin-3.4": Spin up to 3.4) drops both, so SET and SET NX answer an
+//     empty list whether or not they set the key. Both flatten arrays
+//     (nested ones too) into the result list and fail the call on an
+//     error inside one. The typed functions (get, set, incr, ...) are the
+//     same in both.
 //   - No timeouts of its own on the Redis key-value store, outbound Redis
 //     or outbound HTTP, as in Spin (redis-rs without timeouts or retries,
 //     a default reqwest client): a call to a paused Redis or a stalled
@@ -61,23 +99,6 @@
 //     and ai_models in the manifest, and sqlite_database, llm_compute,
 //     variables providers and log_dir in the runtime config, are ignored
 //     with a warning.
-//   - [[client_tls]] (runtime config; ClientTLSConfig) is parsed with
-//     Spin's rules: component_ids and hosts are required and not empty,
-//     unknown keys are refused, ca_roots_file, client_cert_file and
-//     client_private_key_file are PEM files relative to the runtime config
-//     file (certificate and key both or neither), ca_use_webpki_roots
-//     defaults to true unless ca_roots_file is given, and for a (component,
-//     host) pair the first entry listing both wins; other HTTPS requests
-//     use the default roots. Differences: (1) Spin applies client_tls only
-//     to wasi-http requests; the Spin 1 send-request this host implements
-//     uses the system roots in Spin (spinframework/spin#2604), while
-//     spinhost applies client_tls to it, so tests can trust a private CA
-//     such as a test cluster's. On Spin and SpinKube, spinport's API server
-//     CA must be in the system bundle (the executor's caCertSecret, see
-//     docs/aks.md). (2) hosts may be "host" (any port; what Spin 3 accepts)
-//     or "host:port" (that port only, 443 when the URL has none; Spin 2.7
-//     keyed entries by host:port, Spin 3 rejects ports). (3) The "webpki"
-//     public roots are the system roots (Mozilla's list on Debian).
 //   - No isolation between stores beyond the label: every type = "spin"
 //     label shares the spin_key_value table (as in Spin), and there is no
 //     per-app namespacing on Redis (as in Spin).
@@ -85,15 +106,18 @@
 //     SPIN_VARIABLE_* needs a restart. The .env file Spin's environment
 //     provider can read is not read.
 //   - Outbound HTTP goes through Go's net/http: header names in responses
-//     are lower-cased and no User-Agent or Accept-Encoding is added, as with
-//     Spin's reqwest client (proxy variables are honoured by both), but
-//     HTTP/2 negotiation and error details differ. Transport failures map to runtime-error as in
+//     are lower-cased as with Spin's reqwest client (proxy variables are
+//     honoured by both), HTTPS is HTTP/1.1 (as far as Spin's Cargo
+//     features show, its reqwest uses native-tls without ALPN and does not
+//     offer h2 either), and error details differ. Only gzip is decoded
+//     (Spin's crates enable no other reqwest decoder).
+//     Transport failures map to runtime-error as in
 //     Spin 2/3 (Spin 1 returned request-error); request-error is used for
 //     a URL whose scheme is neither http nor https. Redirects are followed
 //     without re-checking allowed_outbound_hosts, as reqwest does.
 //   - outbound-redis speaks RESP2 on a new connection per call (Spin also
-//     connects per call on this interface); TLS (rediss://) works but
-//     client_tls is not applied.
+//     connects per call on this interface); TLS (rediss://) trusts the
+//     system roots or Options.CABundleFile.
 //   - An invalid key-value handle is the invalid-store error, as the Spin 1
 //     WIT documents; current Spin traps the instance instead.
 //   - No instance memory limit or per-request timeout beyond the client's

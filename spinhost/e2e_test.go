@@ -221,19 +221,18 @@ func TestE2EOutboundRedis(t *testing.T) {
 		t.Errorf("hits = %d", n)
 	}
 
-	// execute follows Spin's result mapping: +OK and nil are dropped,
-	// bulk strings are binary, other statuses are status results.
-	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=SET&arg=k&arg=v", "")
-	// So SET NX gives the guest an empty list whether or not it set the
-	// key (+OK and nil are both dropped): it cannot be used as a claim.
-	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=SET&arg=claim&arg=1&arg=NX", "")
-	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=SET&arg=claim&arg=2&arg=NX", "")
+	// execute with the default reply mapping, Spin 3.5's: +OK and nil are
+	// results; bulk strings are binary, other statuses status results.
+	// TestE2EOutboundRedisReplies compares the two modes.
+	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=SET&arg=k&arg=v", "status:OK")
+	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=SET&arg=claim&arg=1&arg=NX", "status:OK")
+	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=SET&arg=claim&arg=2&arg=NX", "nil:<nil>")
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=GET&arg=claim", "binary:1")
-	// An EVAL that returns an integer does distinguish the two.
+	// An EVAL that returns an integer distinguishes the two on every Spin.
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=EVAL&arg="+url.QueryEscape("if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 else return 0 end")+"&arg=1&arg=claim2&arg=x", "int64:1")
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=EVAL&arg="+url.QueryEscape("if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 else return 0 end")+"&arg=1&arg=claim2&arg=x", "int64:0")
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=GET&arg=k", "binary:v")
-	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=GET&arg=missing", "")
+	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=GET&arg=missing", "nil:<nil>")
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=PING", "status:PONG")
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=INCR&arg=hits", "int64:3")
 	expect(t, h, "/redis/execute?addr="+redisURL+"&cmd=RPUSH&arg=l&arg=a&arg=b", "int64:2")
@@ -254,6 +253,81 @@ func TestE2EOutboundRedis(t *testing.T) {
 	}
 	if n, _ := rc.Get(context.Background(), "hits").Int(); n != 3 {
 		t.Errorf("hits = %d after a refused INCR, want 3", n)
+	}
+}
+
+// Options.RedisReplies: the same commands under both modes, against one
+// redis-server. Spin up to 3.4 drops nil and "+OK" from execute results;
+// Spin 3.5 and later return them; both flatten arrays (nested ones too)
+// and fail on an error inside an array. The other outbound-redis
+// functions do not change.
+func TestE2EOutboundRedisReplies(t *testing.T) {
+	addr := startRedis(t)
+	redisURL := url.QueryEscape("redis://" + addr)
+	ex := func(cmd string, args ...string) string {
+		p := "/redis/execute?addr=" + redisURL + "&cmd=" + cmd
+		for _, a := range args {
+			p += "&arg=" + url.QueryEscape(a)
+		}
+		return p
+	}
+	nested := "return {1, {'a', {2, false}}, redis.status_reply('QUEUED'), redis.status_reply('OK')}"
+	steps := []struct {
+		path       string
+		spin34     string
+		spin35     string
+		failsInAll bool
+	}{
+		{path: ex("SET", "k", "v"), spin34: "", spin35: "status:OK"},
+		{path: ex("SET", "nx", "1", "NX"), spin34: "", spin35: "status:OK"},
+		{path: ex("SET", "nx", "2", "NX"), spin34: "", spin35: "nil:<nil>"},
+		{path: ex("GET", "nx"), spin34: "binary:1", spin35: "binary:1"},
+		{path: ex("GET", "missing"), spin34: "", spin35: "nil:<nil>"},
+		{path: ex("MGET", "k", "missing", "nx"), spin34: "binary:v,binary:1", spin35: "binary:v,nil:<nil>,binary:1"},
+		{path: ex("PING"), spin34: "status:PONG", spin35: "status:PONG"},
+		{path: ex("DEL", "gone"), spin34: "int64:0", spin35: "int64:0"},
+		// Lua false is a nil bulk string; nested arrays are flattened.
+		{path: ex("EVAL", nested, "0"), spin34: "int64:1,binary:a,int64:2,status:QUEUED", spin35: "int64:1,binary:a,int64:2,nil:<nil>,status:QUEUED,status:OK"},
+		{path: ex("EVAL", "return {1, redis.error_reply('inner')}", "0"), failsInAll: true},
+		{path: ex("LRANGE", "empty", "0", "-1"), spin34: "", spin35: ""},
+	}
+	for _, mode := range []string{RedisRepliesSpin34, RedisRepliesSpin35, ""} {
+		t.Run("mode="+mode, func(t *testing.T) {
+			a := newApp(t, appConfig{allowed: []string{"redis://" + addr}})
+			opts := a.options()
+			opts.RedisReplies = mode
+			h := start(t, opts)
+			rc := redis.NewClient(&redis.Options{Addr: addr})
+			defer rc.Close()
+			if err := rc.FlushDB(context.Background()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range steps {
+				code, body := get(t, h, st.path)
+				want := st.spin35
+				if mode == RedisRepliesSpin34 {
+					want = st.spin34
+				}
+				switch {
+				case st.failsInAll:
+					if code != http.StatusBadGateway {
+						t.Errorf("%s: %d %q, want an error", st.path, code, body)
+					}
+				case code != http.StatusOK || body != want:
+					t.Errorf("%s: %d %q, want 200 %q", st.path, code, body, want)
+				}
+			}
+			// The typed functions are the same in both modes.
+			expect(t, h, "/redis/ops?addr="+redisURL+"&key=ops",
+				`set=ok get=v1 del=1 get-missing="" sadd=3 srem=1 smembers=b+c publish=ok`)
+		})
+	}
+
+	a := newApp(t, appConfig{})
+	opts := a.options()
+	opts.RedisReplies = "spin-3.3"
+	if _, err := New(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "RedisReplies") {
+		t.Errorf("RedisReplies spin-3.3: error %v", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package spinhost
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log"
@@ -60,6 +61,22 @@ type Options struct {
 	// guest gets for other transport failures. With or without it, a
 	// request ends when the incoming request's client goes away.
 	OutboundHTTPTimeout time.Duration
+	// CABundleFile is a PEM file of CA certificates that the guest's
+	// runtime trusts instead of the host's system roots: what
+	// SSL_CERT_FILE is to Spin's OpenSSL, and what the SpinAppExecutor's
+	// caCertSecret (mounted as /etc/ssl/certs/ca-certificates.crt) is on
+	// SpinKube. It applies to outbound HTTPS (Spin 1 outbound HTTP, which
+	// in Spin trusts exactly the system roots) and to rediss:// (outbound
+	// Redis and the Redis key-value store). It replaces the system roots,
+	// so a bundle that should also reach public servers must contain the
+	// public roots too. "" means the host's system roots, as
+	// crypto/x509.SystemCertPool finds them: on Linux SSL_CERT_FILE and
+	// SSL_CERT_DIR when set, else the distribution's bundle.
+	CABundleFile string
+	// RedisReplies is how outbound-redis execute turns a reply into
+	// results: RedisRepliesSpin35 (the default, for "") or
+	// RedisRepliesSpin34. See RedisRepliesSpin34.
+	RedisReplies string
 }
 
 // Host runs one Spin application in-process.
@@ -74,7 +91,10 @@ type Host struct {
 	cache      wazero.CompilationCache
 	components map[string]*component
 	kv         *kvManager
-	client     *http.Client
+	// client sends every component's outbound HTTP; roots is the CA
+	// bundle it and rediss:// trust, nil for the system roots.
+	client *http.Client
+	roots  *x509.CertPool
 
 	mu         sync.Mutex
 	listener   net.Listener
@@ -93,6 +113,13 @@ func New(ctx context.Context, opts Options) (_ *Host, err error) {
 	}
 	if opts.StoreTimeout < 0 || opts.OutboundHTTPTimeout < 0 {
 		return nil, errors.New("spinhost: Options.StoreTimeout and Options.OutboundHTTPTimeout must not be negative (0 means no timeout)")
+	}
+	switch opts.RedisReplies {
+	case "":
+		opts.RedisReplies = RedisRepliesSpin35
+	case RedisRepliesSpin34, RedisRepliesSpin35:
+	default:
+		return nil, fmt.Errorf("spinhost: Options.RedisReplies is %q: use %q or %q", opts.RedisReplies, RedisRepliesSpin35, RedisRepliesSpin34)
 	}
 	h := &Host{opts: opts, log: opts.Logger, components: map[string]*component{}}
 	if h.log == nil {
@@ -135,6 +162,19 @@ func New(ctx context.Context, opts Options) (_ *Host, err error) {
 	for _, w := range h.rc.Warnings {
 		h.log.Printf("warning: %s", w)
 	}
+	if opts.CABundleFile != "" {
+		var n int
+		if h.roots, n, err = loadCABundle(opts.CABundleFile); err != nil {
+			return nil, err
+		}
+		h.log.Printf("Trusting the %d CA certificates of %s instead of the system roots for outbound HTTPS and rediss://", n, opts.CABundleFile)
+	}
+
+	if n := len(h.rc.ClientTLS); n > 0 {
+		// Spin applies client_tls to wasi-http only; its Spin 1 outbound
+		// HTTP trusts the system roots (spinframework/spin#2604).
+		h.log.Printf("warning: runtime config: [[client_tls]] (%d entries) is not applied to Spin 1 outbound HTTP (wasi-outbound-http), as in Spin: HTTPS requests trust the system roots (%s)", n, h.rootsSummary())
+	}
 
 	if h.router, err = NewRouter(m.Triggers); err != nil {
 		return nil, err
@@ -161,7 +201,7 @@ func New(ctx context.Context, opts Options) (_ *Host, err error) {
 		comps = append(comps, c)
 	}
 
-	if h.kv, err = newKVManager(h.rc.KeyValueStores, opts.StoreTimeout); err != nil {
+	if h.kv, err = newKVManager(h.rc.KeyValueStores, opts.StoreTimeout, h.roots); err != nil {
 		return nil, err
 	}
 
@@ -186,26 +226,19 @@ func New(ctx context.Context, opts Options) (_ *Host, err error) {
 		h.components[c.id] = c
 	}
 
-	base := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment, // reqwest honours proxy variables too
-		DisableCompression:  true,                      // reqwest (as Spin builds it) does not ask for gzip
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-	}
-	h.client = &http.Client{Transport: base}
-	tlsClients, err := newClientTLSClients(h.rc.ClientTLS, base)
-	if err != nil {
-		return nil, err
-	}
-	for id, cl := range tlsClients {
-		c, ok := h.components[id]
-		if !ok {
-			h.log.Printf("warning: runtime config: [[client_tls]] names component %q, which the application does not have", id)
-			continue
-		}
-		c.client = cl
-	}
+	h.client = &http.Client{Transport: newOutboundTransport(h.roots)}
 	return h, nil
+}
+
+// rootsSummary names the CA certificates outbound TLS trusts, for logs.
+func (h *Host) rootsSummary() string {
+	if h.opts.CABundleFile != "" {
+		return "the CA bundle " + h.opts.CABundleFile + ", Options.CABundleFile"
+	}
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		return "SSL_CERT_FILE=" + f
+	}
+	return "set a CA bundle with Options.CABundleFile, -ca-bundle or SSL_CERT_FILE"
 }
 
 // Start is New followed by listening on opts.Listen and serving in the
@@ -313,13 +346,6 @@ func (h *Host) Close() error {
 	}
 	if h.client != nil {
 		h.client.CloseIdleConnections()
-	}
-	for _, c := range h.components {
-		if c.client != nil {
-			if rt, ok := c.client.Transport.(*clientTLSRoundTripper); ok {
-				rt.closeIdleConnections()
-			}
-		}
 	}
 	if h.kv != nil {
 		return h.kv.Close()

@@ -2,6 +2,7 @@ package spinhost
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"sort"
@@ -37,7 +38,9 @@ type kvManager struct {
 	timeout time.Duration
 }
 
-func newKVManager(cfg map[string]KVStoreConfig, timeout time.Duration) (*kvManager, error) {
+// roots are the CA certificates rediss:// trusts (Options.CABundleFile);
+// nil means the system roots.
+func newKVManager(cfg map[string]KVStoreConfig, timeout time.Duration, roots *x509.CertPool) (*kvManager, error) {
 	m := &kvManager{backends: map[string]kvBackend{}, timeout: timeout}
 	labels := make([]string, 0, len(cfg))
 	for l := range cfg {
@@ -52,7 +55,7 @@ func newKVManager(cfg map[string]KVStoreConfig, timeout time.Duration) (*kvManag
 		case "spin":
 			b, err = newSQLiteKV(c.Path)
 		case "redis":
-			b, err = newRedisKV(c.URL)
+			b, err = newRedisKV(c.URL, roots)
 		default:
 			err = fmt.Errorf("unsupported store type %q", c.Type)
 		}

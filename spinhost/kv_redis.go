@@ -3,6 +3,7 @@ package spinhost
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -33,10 +34,13 @@ type redisKV struct {
 // pooled connection; go-redis would otherwise give up after 30 s.
 const noPoolTimeout = 100 * 365 * 24 * time.Hour
 
-func newRedisKV(rawURL string) (*redisKV, error) {
+func newRedisKV(rawURL string, roots *x509.CertPool) (*redisKV, error) {
 	opts, err := parseRedisURL(rawURL)
 	if err != nil {
 		return nil, err
+	}
+	if opts.TLSConfig != nil {
+		opts.TLSConfig.RootCAs = roots
 	}
 	// go-redis defaults (dial 5 s, read/write 3 s, 3 retries) turn a
 	// stalled server into an error after ~10 s; Spin has none of them.

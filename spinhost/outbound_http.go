@@ -2,17 +2,18 @@ package spinhost
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -49,15 +50,18 @@ import (
 //     out is runtime-error, like other transport failures. The request
 //     runs on the incoming request's context, so it is cancelled when
 //     that request's client goes away;
-//   - HTTPS verifies the server against the runtime config's [[client_tls]]
-//     entry for the component and host, if any (first entry wins), and
-//     presents its client certificate; otherwise against the system roots.
-//     Spin applies client_tls to wasi-http requests only: its Spin 1
-//     send-request uses reqwest with the system roots (spinframework/spin
-//     issue 2604). spinhost applies it here too, so tests can trust a
-//     private CA (a test cluster's API server) without touching the system
-//     store; on Spin and SpinKube a Spin 1 component needs that CA in the
-//     system bundle instead (spinport: the executor's caCertSecret).
+//   - HTTPS trusts exactly the system roots, as Spin's Spin 1 send-request
+//     does (a default reqwest client; runtime config [[client_tls]] applies
+//     to wasi-http only, spinframework/spin#2604), or Options.CABundleFile
+//     in their place (SpinKube: the executor's caCertSecret). No client
+//     certificate is presented. Like reqwest over native-tls without its
+//     ALPN feature, HTTPS uses HTTP/1.1;
+//   - like reqwest as Spin builds it (the "gzip" feature): Accept: */* and
+//     Accept-Encoding: gzip are added when the guest sent none
+//     (Accept-Encoding not with a Range header), and a response whose
+//     Content-Encoding is "gzip" is decoded, with its Content-Encoding and
+//     Content-Length removed, whatever the guest asked for; a body that
+//     does not decode is runtime-error.
 
 // HTTP error codes of the Spin 1 http-types (wit/http-types.wit).
 const (
@@ -200,11 +204,17 @@ func (h *Host) sendOutbound(ctx context.Context, c *component, req outboundReque
 	if _, ok := hreq.Header["User-Agent"]; !ok {
 		hreq.Header["User-Agent"] = nil // reqwest sends no User-Agent unless asked; neither do we
 	}
-	client := h.client
-	if c.client != nil {
-		client = c.client
+	// reqwest's defaults: the client's default header Accept: */*, and
+	// Accept-Encoding: gzip from the gzip feature (not with a Range).
+	if _, ok := hreq.Header["Accept"]; !ok {
+		hreq.Header.Set("Accept", "*/*")
 	}
-	res, err := client.Do(hreq)
+	if _, ok := hreq.Header["Accept-Encoding"]; !ok {
+		if _, ok := hreq.Header["Range"]; !ok {
+			hreq.Header.Set("Accept-Encoding", "gzip")
+		}
+	}
+	res, err := h.client.Do(hreq)
 	if err != nil {
 		h.log.Printf("[%s] Outbound HTTP error: URL %s, error detail %v%s", c.id, withoutPassword(target), err, h.outboundTimeoutNote(ctx))
 		return nil, httpErrRuntimeError
@@ -214,6 +224,14 @@ func (h *Host) sendOutbound(ctx context.Context, c *component, req outboundReque
 	if err != nil {
 		h.log.Printf("[%s] Outbound HTTP error reading the response body: URL %s, error detail %v%s", c.id, withoutPassword(target), err, h.outboundTimeoutNote(ctx))
 		return nil, httpErrRuntimeError
+	}
+	if gzipEncoded(res.Header) {
+		res.Header.Del("Content-Encoding")
+		res.Header.Del("Content-Length")
+		if body, err = gunzip(body); err != nil {
+			h.log.Printf("[%s] Outbound HTTP error decoding the gzip response body: URL %s, error detail %v", c.id, withoutPassword(target), err)
+			return nil, httpErrRuntimeError
+		}
 	}
 	out := &outboundResponse{status: res.StatusCode, body: body}
 	for _, name := range sortedKeys(res.Header) {
@@ -265,111 +283,44 @@ func validHeaderValue(s string) bool {
 	return true
 }
 
-// clientTLSRoute is one (host, TLS config) pair of a component, from a
-// [[client_tls]] entry.
-type clientTLSRoute struct {
-	host      string // normalised: "host" or "host:port"
-	transport *http.Transport
-}
-
-// clientTLSRoundTripper picks the transport of a request by its URL: the
-// first [[client_tls]] route matching the host (and port, if the route has
-// one) for https, else the default transport. Choosing per request (not per
-// client) keeps redirects to other hosts on their own roots.
-type clientTLSRoundTripper struct {
-	routes []clientTLSRoute
-	def    http.RoundTripper
-}
-
-func (rt *clientTLSRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "https" {
-		if t := rt.match(req.URL); t != nil {
-			return t.RoundTrip(req)
-		}
-	}
-	return rt.def.RoundTrip(req)
-}
-
-func (rt *clientTLSRoundTripper) match(u *url.URL) *http.Transport {
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if port == "" {
-		port = "443"
-	}
-	authority := net.JoinHostPort(host, port)
-	for _, r := range rt.routes {
-		if r.host == host || r.host == authority {
-			return r.transport
-		}
-	}
-	return nil
-}
-
-func (rt *clientTLSRoundTripper) closeIdleConnections() {
-	seen := map[*http.Transport]bool{}
-	for _, r := range rt.routes {
-		if !seen[r.transport] {
-			seen[r.transport] = true
-			r.transport.CloseIdleConnections()
-		}
+// newOutboundTransport is the transport of Spin 1 outbound HTTP: proxy
+// variables honoured (reqwest does too), roots (nil: the system roots) and
+// HTTP/1.1, no transparent decompression of its own (sendOutbound decodes
+// gzip the way reqwest does, which net/http's does not: it decodes only
+// when it added Accept-Encoding itself).
+func newOutboundTransport(roots *x509.CertPool) *http.Transport {
+	return &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     &tls.Config{RootCAs: roots},
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1 only
+		DisableCompression:  true,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
 	}
 }
 
-// newClientTLSClients builds an HTTP client for every component that a
-// [[client_tls]] entry names. base is the host's default transport; each
-// entry gets a clone of it with its own TLS configuration.
-func newClientTLSClients(entries []ClientTLSConfig, base *http.Transport) (map[string]*http.Client, error) {
-	if len(entries) == 0 {
-		return nil, nil
-	}
-	transports := make([]*http.Transport, len(entries))
-	for i, e := range entries {
-		cfg, err := e.tlsConfig()
-		if err != nil {
-			return nil, fmt.Errorf("client_tls[%d]: %w", i, err)
-		}
-		t := base.Clone()
-		t.TLSClientConfig = cfg
-		transports[i] = t
-	}
-	rts := map[string]*clientTLSRoundTripper{}
-	for i, e := range entries {
-		for _, id := range e.ComponentIDs {
-			rt := rts[id]
-			if rt == nil {
-				rt = &clientTLSRoundTripper{def: base}
-				rts[id] = rt
-			}
-			for _, h := range e.Hosts {
-				rt.routes = append(rt.routes, clientTLSRoute{host: h, transport: transports[i]})
-			}
+// gzipEncoded is reqwest's test for decoding a response: a Content-Encoding
+// value that is exactly "gzip", unless Content-Length is "0".
+func gzipEncoded(hdr http.Header) bool {
+	found := false
+	for _, v := range hdr.Values("Content-Encoding") {
+		if v == "gzip" {
+			found = true
 		}
 	}
-	out := make(map[string]*http.Client, len(rts))
-	for id, rt := range rts {
-		out[id] = &http.Client{Transport: rt}
-	}
-	return out, nil
+	return found && hdr.Get("Content-Length") != "0"
 }
 
-// tlsConfig is the crypto/tls configuration of the entry.
-func (e ClientTLSConfig) tlsConfig() (*tls.Config, error) {
-	var pool *x509.CertPool
-	if e.UseWebPKIRoots {
-		sys, err := x509.SystemCertPool()
-		if err != nil || sys == nil {
-			sys = x509.NewCertPool()
-		}
-		pool = sys.Clone()
-	} else {
-		pool = x509.NewCertPool()
+// gunzip decodes one gzip member, as reqwest's decoder (async-compression,
+// single member) does; an empty body stays empty (a HEAD response).
+func gunzip(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return b, nil
 	}
-	for _, c := range e.roots {
-		pool.AddCert(c)
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
 	}
-	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	if e.clientCert != nil {
-		cfg.Certificates = []tls.Certificate{*e.clientCert}
-	}
-	return cfg, nil
+	zr.Multistream(false)
+	return io.ReadAll(zr)
 }

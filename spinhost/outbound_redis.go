@@ -60,7 +60,7 @@ func redisCall(ctx context.Context, address string, args ...[]byte) (respValue, 
 		st.host.log.Printf("[%s] A component tried to make a request to non-allowed url '%s'.", st.comp.id, withoutPassword(address))
 		return respValue{}, fmt.Errorf("address %q is not in allowed_outbound_hosts", withoutPassword(address))
 	}
-	v, err := redisCommand(ctx, address, st.host.opts.StoreTimeout, args...)
+	v, err := redisCommand(ctx, address, st.host.opts.StoreTimeout, st.host.roots, args...)
 	if err != nil {
 		st.host.log.Printf("[%s] outbound redis error (%s): %v", st.comp.id, withoutPassword(address), err)
 	}
@@ -199,10 +199,25 @@ func redisSmembers(ctx context.Context, m api.Module, aPtr, aLen, kPtr, kLen, re
 	writeRedisList(g, ret, p, n)
 }
 
-// redisExecute runs an arbitrary command. Results are flattened the way
-// Spin's RedisResults does: nested arrays are spliced in, a nil reply and
-// the "+OK" status are dropped, other statuses are status results, bulk
-// strings are binary results.
+// Options.RedisReplies: how execute turns a reply into the guest's list of
+// redis-result, after Spin's RedisResults (crates/factor-outbound-redis).
+// In both, arrays (nested ones too) are flattened into the list, an
+// integer is an int64 result, a bulk string a binary result, a status
+// other than OK a status result, and an error anywhere in the reply (as
+// inside an EXEC reply) makes the call fail.
+const (
+	// RedisRepliesSpin34 is Spin up to 3.4: a nil reply
+	// (nil bulk string or nil array) and the "+OK" status are dropped, so
+	// SET answers an empty list and GET of a missing key too.
+	RedisRepliesSpin34 = "spin-3.4"
+	// RedisRepliesSpin35 is Spin 3.5 and later (containerd-shim-spin
+	// v0.22 and later; v0.24 embeds Spin 3.6.3): a nil reply is a nil
+	// result and "+OK" a status result "OK". The default.
+	RedisRepliesSpin35 = "spin-3.5"
+)
+
+// redisExecute runs an arbitrary command; the reply becomes results as
+// Options.RedisReplies says (RedisRepliesSpin34, RedisRepliesSpin35).
 func redisExecute(ctx context.Context, m api.Module, aPtr, aLen, cPtr, cLen, argPtr, argLen, ret uint32) {
 	g := newGuest(ctx, m)
 	addr, cmd := g.string(aPtr, aLen), g.string(cPtr, cLen)
@@ -223,20 +238,22 @@ func redisExecute(ctx context.Context, m api.Module, aPtr, aLen, cPtr, cLen, arg
 		return
 	}
 	var results []respValue
-	if err := flattenRedis(v, &results); err != nil {
+	if err := flattenRedis(v, stateFrom(ctx).host.opts.RedisReplies == RedisRepliesSpin34, &results); err != nil {
 		writeRedisErr4(g, ret)
 		return
 	}
 	base := g.alloc(uint32(len(results))*16, 8)
 	for i, r := range results {
 		e := base + uint32(i)*16
-		switch r.kind {
-		case respStatus:
+		switch {
+		case r.isNil:
+			g.putU8(e, redisResultNil)
+		case r.kind == respStatus:
 			p, l := g.putString(r.str)
 			g.putU8(e, redisResultStatus)
 			g.putU32(e+8, p)
 			g.putU32(e+12, l)
-		case respInteger:
+		case r.kind == respInteger:
 			g.putU8(e, redisResultInt64)
 			g.putU64(e+8, uint64(r.num))
 		default: // bulk
@@ -249,15 +266,20 @@ func redisExecute(ctx context.Context, m api.Module, aPtr, aLen, cPtr, cLen, arg
 	writeRedisList(g, ret, base, uint32(len(results)))
 }
 
-func flattenRedis(v respValue, out *[]respValue) error {
+// flattenRedis appends v to out, arrays element by element; spin34 drops
+// nil replies and "+OK" as Spin up to 3.4 did.
+func flattenRedis(v respValue, spin34 bool, out *[]respValue) error {
 	switch {
 	case v.isNil:
+		if !spin34 {
+			*out = append(*out, respValue{isNil: true})
+		}
 	case v.kind == respError:
 		return redisServerError(v.str) // e.g. inside an EXEC reply
-	case v.kind == respStatus && v.str == "OK":
+	case v.kind == respStatus && v.str == "OK" && spin34:
 	case v.kind == respArray:
 		for _, e := range v.arr {
-			if err := flattenRedis(e, out); err != nil {
+			if err := flattenRedis(e, spin34, out); err != nil {
 				return err
 			}
 		}

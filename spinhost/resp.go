@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -56,10 +57,16 @@ type respConn struct {
 // own: ctx bounds everything (connect, TLS handshake, AUTH, SELECT and,
 // until Close, every later command), and when ctx is done the connection's
 // pending I/O fails at once.
-func dialRedis(ctx context.Context, address string) (*respConn, error) {
+//
+// roots are the CA certificates rediss:// trusts (Options.CABundleFile);
+// nil means the system roots.
+func dialRedis(ctx context.Context, address string, roots *x509.CertPool) (*respConn, error) {
 	opts, err := parseRedisURL(address)
 	if err != nil {
 		return nil, err
+	}
+	if opts.TLSConfig != nil {
+		opts.TLSConfig.RootCAs = roots
 	}
 	d := net.Dialer{}
 	var c net.Conn
@@ -198,13 +205,13 @@ func (c *respConn) read() (respValue, error) {
 // redisCommand opens a connection, runs one command and closes it. timeout
 // (Options.StoreTimeout) bounds the whole call, connecting included; 0
 // means no bound but ctx, as in Spin.
-func redisCommand(ctx context.Context, address string, timeout time.Duration, args ...[]byte) (respValue, error) {
+func redisCommand(ctx context.Context, address string, timeout time.Duration, roots *x509.CertPool, args ...[]byte) (respValue, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	v, err := redisCommandCtx(ctx, address, args...)
+	v, err := redisCommandCtx(ctx, address, roots, args...)
 	var srvErr redisServerError
 	switch {
 	case err == nil || errors.As(err, &srvErr):
@@ -216,8 +223,8 @@ func redisCommand(ctx context.Context, address string, timeout time.Duration, ar
 	return v, err
 }
 
-func redisCommandCtx(ctx context.Context, address string, args ...[]byte) (respValue, error) {
-	c, err := dialRedis(ctx, address)
+func redisCommandCtx(ctx context.Context, address string, roots *x509.CertPool, args ...[]byte) (respValue, error) {
+	c, err := dialRedis(ctx, address, roots)
 	if err != nil {
 		return respValue{}, err
 	}

@@ -31,8 +31,10 @@ import (
 //     provider ignores the label, so all Redis-backed labels that share a
 //     database share one keyspace.
 //
-// [[client_tls]] entries are parsed as Spin does (see ClientTLSConfig and
-// client_tls.go). Other sections Spin knows (sqlite_database,
+// [[client_tls]] entries are parsed and checked as Spin does (see
+// ClientTLSConfig) but not applied: Spin applies them to wasi-http only,
+// and this host's outbound HTTP is Spin 1's, which trusts the system roots
+// (Options.CABundleFile). Other sections Spin knows (sqlite_database,
 // llm_compute, variables providers, log_dir) are accepted and ignored with
 // a warning.
 
@@ -57,8 +59,9 @@ type RuntimeConfig struct {
 	StateDir string
 	// KeyValueStores by label; always contains "default".
 	KeyValueStores map[string]KVStoreConfig
-	// ClientTLS are the [[client_tls]] entries in file order; for a
-	// (component, host) pair the first entry that lists both applies.
+	// ClientTLS are the [[client_tls]] entries in file order (in Spin,
+	// for a (component, host) pair the first entry that lists both
+	// applies to wasi-http). Parsed, not applied: see ClientTLSConfig.
 	ClientTLS []ClientTLSConfig
 	// Warnings lists sections that parsed but are not implemented.
 	Warnings []string
@@ -211,13 +214,14 @@ func parseKVStoreConfig(label string, t map[string]any, baseDir string) (KVStore
 //	client_cert_file = "client.crt"       # client certificate chain (mTLS) ...
 //	client_private_key_file = "client.key" # ... and its key: both or neither
 //
-// It applies to HTTPS requests of the listed components to the listed
-// hosts; every other HTTPS request uses the default roots. The server
-// certificate is verified against ca_roots_file's certificates, plus the
-// public roots when ca_use_webpki_roots is true. Spin uses Mozilla's
-// webpki-roots bundle for the public roots; spinhost uses the system
-// roots (Debian's ca-certificates, also Mozilla's list), which is what the
-// default outbound client trusts too.
+// In Spin it applies to wasi-http requests of the listed components to
+// the listed hosts: the server certificate is verified against
+// ca_roots_file's certificates, plus Mozilla's webpki-roots when
+// ca_use_webpki_roots is true, and the client certificate is presented.
+// Spin's Spin 1 outbound HTTP (wasi-outbound-http, the only outbound HTTP
+// this host has) ignores it and trusts the system roots
+// (spinframework/spin#2604), so spinhost parses and checks it (the files
+// are read, as Spin reads them at startup) and ignores it, with a warning.
 type ClientTLSConfig struct {
 	ComponentIDs []string
 	// Hosts as written, lower-cased. "host" matches the host on any port
@@ -450,4 +454,37 @@ func isKebabID(s string) bool {
 		}
 	}
 	return true
+}
+
+// loadCABundle reads a PEM CA bundle (Options.CABundleFile) the way
+// crypto/x509 reads SSL_CERT_FILE: every CERTIFICATE block that parses is
+// added, others are skipped. A bundle with no usable certificate is an
+// error, since it would make every TLS connection fail.
+func loadCABundle(path string) (*x509.CertPool, int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("CA bundle: %v", err)
+	}
+	pool := x509.NewCertPool()
+	n := 0
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" || len(b.Headers) != 0 {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			continue
+		}
+		pool.AddCert(c)
+		n++
+	}
+	if n == 0 {
+		return nil, 0, fmt.Errorf("CA bundle %s: no PEM CERTIFICATE block found", path)
+	}
+	return pool, n, nil
 }

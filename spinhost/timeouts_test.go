@@ -45,7 +45,7 @@ func within[T any](t *testing.T, d time.Duration, what string, fn func() T) T {
 
 func redisKVManager(t *testing.T, addr string, timeout time.Duration) *kvManager {
 	t.Helper()
-	m, err := newKVManager(map[string]KVStoreConfig{"default": {Type: "redis", URL: "redis://" + addr}}, timeout)
+	m, err := newKVManager(map[string]KVStoreConfig{"default": {Type: "redis", URL: "redis://" + addr}}, timeout, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestStoreTimeoutOutboundRedisStalledServer(t *testing.T) {
 	for _, address := range []string{"redis://" + addr, "redis://:s3cret@" + addr + "/2"} {
 		start := time.Now()
 		err := within(t, 5*time.Second, address, func() error {
-			_, err := redisCommand(context.Background(), address, 300*time.Millisecond, []byte("PING"))
+			_, err := redisCommand(context.Background(), address, 300*time.Millisecond, nil, []byte("PING"))
 			return err
 		})
 		if err == nil || !strings.Contains(err.Error(), "timed out after 300ms (StoreTimeout)") {
@@ -135,7 +135,7 @@ func TestStoreTimeoutOutboundRedisDefaultWaitsUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := redisCommand(ctx, "redis://"+addr, 0, []byte("PING"))
+		_, err := redisCommand(ctx, "redis://"+addr, 0, nil, []byte("PING"))
 		done <- err
 	}()
 	select {
@@ -261,7 +261,7 @@ func TestRedactRedisURLPassword(t *testing.T) {
 		"redis://user:s3cret@127.0.0.1:1/0",
 		"rediss://user:s3cret@redis.example:6380",
 	} {
-		b, err := newRedisKV(u)
+		b, err := newRedisKV(u, nil)
 		if err != nil {
 			t.Fatalf("newRedisKV(%s): %v", withoutPassword(u), err)
 		}
@@ -280,7 +280,7 @@ func TestRedactRedisURLPassword(t *testing.T) {
 		"redis://:s3/cret@127.0.0.1:1/0",
 		"redis://:1234/s3cret@127.0.0.1:1",
 	} {
-		_, err := newRedisKV(u)
+		_, err := newRedisKV(u, nil)
 		if err == nil {
 			t.Errorf("newRedisKV(%q) accepted", u)
 			continue
@@ -289,13 +289,13 @@ func TestRedactRedisURLPassword(t *testing.T) {
 			t.Errorf("newRedisKV(%q) error %q shows (part of) the password", u, err)
 		}
 		// The same URL as an outbound-redis address.
-		_, err = redisCommand(context.Background(), u, time.Second, []byte("PING"))
+		_, err = redisCommand(context.Background(), u, time.Second, nil, []byte("PING"))
 		if err == nil || strings.Contains(err.Error(), "cret") {
 			t.Errorf("redisCommand(%q) error %v shows (part of) the password", u, err)
 		}
 	}
 	// Through the manager, as the startup log prints it.
-	m, err := newKVManager(map[string]KVStoreConfig{"default": {Type: "redis", URL: "redis://:s3cret@127.0.0.1:1/0"}}, 0)
+	m, err := newKVManager(map[string]KVStoreConfig{"default": {Type: "redis", URL: "redis://:s3cret@127.0.0.1:1/0"}}, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestRedactRedisURLPassword(t *testing.T) {
 	if s := m.summary("default"); s != "Redis at redis://REDACTED@127.0.0.1:1/0" {
 		t.Errorf("summary = %q", s)
 	}
-	_, err = newKVManager(map[string]KVStoreConfig{"default": {Type: "redis", URL: "redis://:s3cret@127.0.0.1:x/0"}}, 0)
+	_, err = newKVManager(map[string]KVStoreConfig{"default": {Type: "redis", URL: "redis://:s3cret@127.0.0.1:x/0"}}, 0, nil)
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("newKVManager error = %v", err)
 	}

@@ -6,6 +6,7 @@
 //	         [--runtime-config-file f.toml] [--variable name=value]...
 //	         [--wasm path] [--state-dir dir] [--cache-dir dir]
 //	         [--store-timeout 0] [--outbound-timeout 0]
+//	         [--ca-bundle file.pem] [--redis-replies spin-3.5]
 //
 // --store-timeout bounds each key-value and outbound-Redis call and
 // --outbound-timeout each outbound HTTP request (headers and body); both
@@ -14,6 +15,18 @@
 // outbound HTTP have none: a call then ends only when it completes or the
 // incoming request's client goes away. Tests set them so that a paused
 // Redis or a stalled server answers the guest an error instead of hanging.
+//
+// --ca-bundle is the PEM bundle the guest's runtime trusts instead of the
+// system roots, for outbound HTTPS and rediss:// (Options.CABundleFile);
+// on SpinKube that is the executor's caCertSecret. Without it the system
+// roots apply, and on Linux Go reads SSL_CERT_FILE (and SSL_CERT_DIR) for
+// them, as OpenSSL does for Spin: SSL_CERT_FILE=bundle.pem spinhost ...
+// works too. Runtime config [[client_tls]] is parsed but, as in Spin, not
+// applied to Spin 1 outbound HTTP.
+//
+// --redis-replies picks how outbound-redis execute returns replies:
+// spin-3.5 (default; Spin 3.5 and later, containerd-shim-spin v0.22 and
+// later: nil and "+OK" are results) or spin-3.4 (dropped, as before).
 package main
 
 import (
@@ -57,6 +70,8 @@ func main() {
 	flag.Var(vars, "variable", "set an application variable (name=value); may be repeated")
 	flag.DurationVar(&opts.StoreTimeout, "store-timeout", 0, "bound each key-value and outbound-Redis call, e.g. 5s (0 = no timeout, as in Spin)")
 	flag.DurationVar(&opts.OutboundHTTPTimeout, "outbound-timeout", 0, "bound each outbound HTTP request, headers and body, e.g. 30s (0 = no timeout, as in Spin)")
+	flag.StringVar(&opts.CABundleFile, "ca-bundle", "", "PEM CA bundle to trust instead of the system roots for outbound HTTPS and rediss:// (default: the system roots; SSL_CERT_FILE is honoured)")
+	flag.StringVar(&opts.RedisReplies, "redis-replies", spinhost.RedisRepliesSpin35, "outbound-redis execute replies: "+spinhost.RedisRepliesSpin35+" (nil and OK are results) or "+spinhost.RedisRepliesSpin34+" (dropped)")
 	flag.Parse()
 	if opts.StoreTimeout < 0 || opts.OutboundHTTPTimeout < 0 {
 		fmt.Fprintln(os.Stderr, "spinhost: -store-timeout and -outbound-timeout must not be negative")
