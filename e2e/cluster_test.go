@@ -6,7 +6,8 @@ package e2e
 // through spinport's HTTP API only, and the tests check what the API server
 // stores. spinport runs with the token of a ServiceAccount bound to nothing
 // but the ClusterRole in k8sproxy/rbac.yaml, and trusts the cluster CA only
-// through the runtime config's [[client_tls]].
+// through the system CA bundle the host gives the guest (spinhost's
+// CABundleFile), as SpinKube does with the executor's caCertSecret.
 //
 //	make test                         # everything, with the cluster
 //	SPINPORT_CLUSTER_ENV=$PWD/.cluster/env make test-e2e   # with `make cluster` up
