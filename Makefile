@@ -6,6 +6,7 @@ SPINPORT_CACHE ?= $(HOME)/.cache/spinport
 export SPINPORT_CACHE
 WASM         := build/spinport.wasm
 LISTEN       ?= 127.0.0.1:3000
+NO_CLUSTER   ?=
 
 .PHONY: all tools build dev up test test-unit test-tinygo test-host test-e2e bench cluster cluster-down clean
 
@@ -15,14 +16,21 @@ all: build
 tools:
 	@hack/install-tools.sh
 
-## build: compile the Spin component (spin.toml's build command runs this too)
+## build: compile the Spin component (spin.toml's build command runs this too);
+##        prints "up to date" and skips TinyGo when no input changed since the
+##        last build (content of the Go sources, embedded files, go.mod/go.sum,
+##        TinyGo and its flags: see hack/tinygo-build.sh). Always runs the check,
+##        so dev and the test targets never use a stale .wasm.
+##        SPINPORT_FORCE_BUILD=1 rebuilds anyway.
 build:
 	@hack/tinygo-build.sh $(WASM)
 
 ## dev: serve spinport on http://$(LISTEN) through the Spin-ABI test host (SQLite KV in .spin/),
-##      connected to the loopback cluster when `make cluster` runs and no other is configured
+##      connected to the loopback cluster, which it starts if it is not running (and leaves
+##      running; `make cluster-down` stops it), unless SPIN_VARIABLE_KUBE_* name another.
+##      `make dev NO_CLUSTER=1`: no cluster, record-only mode.
 dev: build
-	@LISTEN=$(LISTEN) hack/dev.sh
+	@LISTEN=$(LISTEN) NO_CLUSTER=$(NO_CLUSTER) hack/dev.sh
 
 ## up: for machines with Spin installed (not available here)
 up:
