@@ -272,6 +272,9 @@ type hostOptions struct {
 	Name     string // prefix for this host's log lines, e.g. "host-2"
 	Quiet    bool   // do not print the host's log when the test fails
 
+	// OnRequest sees what each request cost (spinhost.Options.OnRequest).
+	OnRequest func(spinhost.RequestStats)
+
 	// StoreTimeout and OutboundHTTPTimeout are the host's per-call bounds
 	// (spinhost.Options; 0 = none, as in Spin).
 	StoreTimeout, OutboundHTTPTimeout time.Duration
@@ -355,6 +358,7 @@ func (o hostOptions) spinhostOptions(tb testing.TB) (spinhost.Options, *logBuffe
 		CompilationCacheDir: e2eCacheDir,
 		Logger:              log.New(logs, prefix, log.Lmicroseconds),
 		StoreTimeout:        o.StoreTimeout,
+		OnRequest:           o.OnRequest,
 		OutboundHTTPTimeout: o.OutboundHTTPTimeout,
 		CABundleFile:        o.CABundle,
 		RedisReplies:        o.RedisReplies,

@@ -47,6 +47,9 @@ type Options struct {
 	// Logger receives host messages and guest stdout/stderr; default
 	// stderr.
 	Logger *log.Logger
+	// OnRequest, if set, is called after each request the component
+	// answered, with what it cost (tests and benchmarks measure memory).
+	OnRequest func(RequestStats)
 	// StoreTimeout bounds each key-value and outbound-Redis call; 0 = none,
 	// as in Spin; tests set it so a paused Redis answers an error instead
 	// of hanging. It covers connecting, sending and reading the reply (for
@@ -77,6 +80,16 @@ type Options struct {
 	// results: RedisRepliesSpin35 (the default, for "") or
 	// RedisRepliesSpin34. See RedisRepliesSpin34.
 	RedisReplies string
+}
+
+// RequestStats describes one request a component answered.
+type RequestStats struct {
+	Method, Path string
+	Status       int
+	// Memory is the instance's linear memory when it answered, in bytes:
+	// its peak, since linear memory never shrinks (and TinyGo's leaking
+	// GC, which spinport uses, never reuses it within the request).
+	Memory uint64
 }
 
 // Host runs one Spin application in-process.

@@ -42,6 +42,7 @@ type inboundResponse struct {
 	headers [][2]string
 	hasBody bool
 	body    []byte
+	memory  uint64 // linear memory size when the guest answered
 }
 
 func methodEnum(m string) (uint8, bool) {
@@ -114,6 +115,9 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Printf("Error processing request: %v", err)
 		w.WriteHeader(http.StatusInternalServerError)
 		return
+	}
+	if h.opts.OnRequest != nil {
+		h.opts.OnRequest(RequestStats{Method: r.Method, Path: path, Status: res.status, Memory: res.memory})
 	}
 	if res.status < 100 || res.status > 600 {
 		h.log.Printf("malformed HTTP status code %d from component %q", res.status, comp.id)
@@ -228,6 +232,9 @@ func (h *Host) invoke(ctx context.Context, c *component, req *inboundRequest) (r
 	ret := uint32(out[0])
 	g.checkRange(ret, 28)
 	res = &inboundResponse{status: int(g.u16(ret))}
+	if mem := mod.Memory(); mem != nil {
+		res.memory = uint64(mem.Size())
+	}
 	switch g.u8(ret + 4) {
 	case 0:
 	case 1:
