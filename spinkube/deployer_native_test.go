@@ -180,3 +180,40 @@ func TestLogsAreBounded(t *testing.T) {
 		t.Errorf("%d pods, %d bytes of logs (bound %d), %d without logs", len(pods), total, LogBytes, skipped)
 	}
 }
+
+// Turning KV off must not delete the runtime-config Secret while pods of
+// the previous revision still mount it (a pod whose Secret is gone never
+// starts); DeleteApp removes it.
+func TestKVOffKeepsTheRuntimeConfigSecret(t *testing.T) {
+	var deletes []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == "DELETE" {
+			deletes = append(deletes, r.URL.Path)
+		}
+		w.Write([]byte(`{"metadata":{"labels":{"app.kubernetes.io/managed-by":"spinport"}}}`))
+	}))
+	defer srv.Close()
+	k, err := k8sproxy.New(srv.URL, "token", srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Deployer{K: k, S: testSettings}
+	app := spinport.App{Tenant: "acme", Name: "web"}
+	if err := d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, app,
+		spinport.Revision{Number: 2, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}, KV: false}, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range deletes {
+		if strings.Contains(p, "/secrets/") {
+			t.Errorf("a deploy with KV off deleted %s", p)
+		}
+	}
+	deletes = nil
+	if err := d.DeleteApp(app); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(deletes, " "), "/secrets/web-runtime-config") {
+		t.Errorf("deleting the app left the runtime-config Secret: %v", deletes)
+	}
+}
