@@ -23,6 +23,7 @@ HACK="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HACK")"
 SPINAPP="$REPO/deploy/spinapp.yaml"
 INGRESS="$REPO/deploy/ingress.yaml"
+POLICY="$REPO/deploy/admission-policy.yaml"
 RBAC="$REPO/k8sproxy/rbac.yaml"
 NS=spinport-system
 WEBHOOKS="${WEBHOOKS:-0}"
@@ -102,6 +103,10 @@ if ! kubectl get namespace "$NS" >/dev/null 2>&1; then
 fi
 
 # ---- the server-side dry run ---------------------------------------------------
+say "kubectl apply --dry-run=server -f deploy/admission-policy.yaml"
+if ! out=$(kubectl apply --dry-run=server -f "$POLICY" 2>&1); then
+	die "the API server refuses deploy/admission-policy.yaml: $out"
+fi
 say "kubectl apply --dry-run=server -f deploy/spinapp.yaml -f deploy/ingress.yaml (webhooks=$webhooks_on)"
 if ! out=$(kubectl apply --dry-run=server -f "$SPINAPP" -f "$INGRESS" 2>&1); then
   echo "$out" >&2
