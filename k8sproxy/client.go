@@ -305,23 +305,6 @@ func (c *Client) PodLogs(namespace, pod string, tailLines, limitBytes int, conta
 	return c.do(http.MethodGet, k.path(namespace, pod)+"/log", q, "", nil, "Pod", pod)
 }
 
-// Events returns the core/v1 EventList of namespace, filtered by
-// fieldSelector (may be empty), e.g. "involvedObject.kind=SpinApp,involvedObject.name=web".
-func (c *Client) Events(namespace, fieldSelector string) ([]byte, error) {
-	k, err := c.check(opList, "Event", namespace, "", false)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.requireManaged(opList, "Event", namespace, "", false); err != nil {
-		return nil, err
-	}
-	q := url.Values{}
-	if fieldSelector != "" {
-		q.Set("fieldSelector", fieldSelector)
-	}
-	return c.do(http.MethodGet, k.path(namespace, ""), q, "", nil, "Event", "")
-}
-
 // check applies the static part of the policy (no request is sent): the kind
 // is known, the operation is allowed on it, names are well formed.
 func (c *Client) check(o op, kind, namespace, name string, needName bool) (*kindInfo, error) {

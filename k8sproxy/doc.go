@@ -27,21 +27,23 @@
 //
 // Checked before any request leaves:
 //
-//	kind             apiVersion                  operations
-//	Namespace        v1                          apply get list delete (cluster-scoped)
-//	ResourceQuota    v1                          apply get list delete
-//	Secret           v1                          apply get list delete
-//	SpinApp          core.spinkube.dev/v1alpha1  apply get list delete
-//	SpinAppExecutor  core.spinkube.dev/v1alpha1  apply get list delete
-//	Ingress          networking.k8s.io/v1        apply get list delete
-//	Certificate      cert-manager.io/v1          apply get list delete
-//	Deployment       apps/v1                     get list (rollout status)
-//	Pod              v1                          get list logs
-//	Event            v1                          list
+//	kind                     apiVersion                  operations
+//	Namespace                v1                          apply get list delete (cluster-scoped)
+//	ResourceQuota            v1                          apply
+//	Secret                   v1                          apply delete (never read back)
+//	SpinApp                  core.spinkube.dev/v1alpha1  apply get delete
+//	SpinAppExecutor          core.spinkube.dev/v1alpha1  apply
+//	Ingress                  networking.k8s.io/v1        apply delete
+//	Certificate              cert-manager.io/v1          apply get delete
+//	HorizontalPodAutoscaler  autoscaling/v2              apply delete
+//	Deployment               apps/v1                     get (rollout status)
+//	Pod                      v1                          list logs
 //
-// Every other kind, and every other operation on these kinds (Pod apply or
-// delete, for instance), is refused. spinport only works in namespaces
-// labelled app.kubernetes.io/managed-by=spinport:
+// These are exactly the operations spinport's code performs (least
+// privilege; a test pins the table). Every other kind, and every other
+// operation on these kinds (Secret get or list, Pod apply or delete, for
+// instance), is refused. spinport only works in namespaces labelled
+// app.kubernetes.io/managed-by=spinport:
 //
 //   - An applied object must carry that label itself.
 //   - Operations on namespaced kinds need a namespace (never cluster-wide)
@@ -69,18 +71,21 @@
 // create and patch (create when the object does not exist yet):
 //
 //	""                 namespaces                    get list create patch delete
-//	""                 resourcequotas, secrets       get list create patch delete
-//	""                 pods                          get list
+//	""                 resourcequotas                create patch
+//	""                 secrets                       create patch delete
+//	""                 pods                          list
 //	""                 pods/log                      get
-//	""                 events                        list
-//	apps               deployments                   get list
-//	networking.k8s.io  ingresses                     get list create patch delete
-//	cert-manager.io    certificates                  get list create patch delete
-//	core.spinkube.dev  spinapps, spinappexecutors    get list create patch delete
+//	apps               deployments                   get
+//	networking.k8s.io  ingresses                     create patch delete
+//	cert-manager.io    certificates                  get create patch delete
+//	core.spinkube.dev  spinapps                      get create patch delete
+//	core.spinkube.dev  spinappexecutors              create patch
+//	autoscaling        horizontalpodautoscalers      create patch delete
 //
 // rbac.yaml in this directory has it as a ClusterRole and ClusterRoleBinding
 // (a test keeps it in step with the table in kinds.go, and the integration
 // test runs the whole flow with a token of a service account bound to it).
-// Note what it implies: the service account can read every Secret in the
-// cluster, so its token must be guarded like a cluster credential.
+// The service account cannot read Secrets, but it can create and patch them
+// in every namespace, so its token must still be guarded like a powerful
+// credential (deploy/admission-policy.yaml narrows its writes further).
 package k8sproxy

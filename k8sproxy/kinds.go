@@ -16,8 +16,6 @@ const (
 	opLogs
 )
 
-const opWrite = opGet | opList | opApply | opDelete
-
 func (o op) String() string {
 	switch o {
 	case opGet:
@@ -47,18 +45,24 @@ type kindInfo struct {
 
 // kinds is the whole allow-list. Anything not in it is refused before a
 // request leaves. Keep rbac.yaml in step (TestRBACYAMLMatchesKinds checks).
+//
+// Least privilege: each kind allows exactly the operations spinport's code
+// performs (spinkube's Deployer, the health check in cmd/spinport, and the
+// namespace GET behind every namespaced operation), nothing "for later".
+// TestKindsGrantOnlyWhatSpinportCalls pins it; widen both on purpose only.
 var kinds = []kindInfo{
-	{kind: "Namespace", version: "v1", resource: "namespaces", namespaced: false, ops: opWrite},
-	{kind: "ResourceQuota", version: "v1", resource: "resourcequotas", namespaced: true, ops: opWrite},
-	{kind: "Secret", version: "v1", resource: "secrets", namespaced: true, ops: opWrite},
-	{kind: "Pod", version: "v1", resource: "pods", namespaced: true, ops: opGet | opList | opLogs},
-	{kind: "Event", version: "v1", resource: "events", namespaced: true, ops: opList},
-	{kind: "Deployment", group: "apps", version: "v1", resource: "deployments", namespaced: true, ops: opGet | opList},
-	{kind: "Ingress", group: "networking.k8s.io", version: "v1", resource: "ingresses", namespaced: true, ops: opWrite},
-	{kind: "Certificate", group: "cert-manager.io", version: "v1", resource: "certificates", namespaced: true, ops: opWrite},
-	{kind: "SpinApp", group: "core.spinkube.dev", version: "v1alpha1", resource: "spinapps", namespaced: true, ops: opWrite},
-	{kind: "SpinAppExecutor", group: "core.spinkube.dev", version: "v1alpha1", resource: "spinappexecutors", namespaced: true, ops: opWrite},
-	{kind: "HorizontalPodAutoscaler", group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers", namespaced: true, ops: opWrite},
+	// get: the managed-by check; list: the health check; apply/delete: tenants.
+	{kind: "Namespace", version: "v1", resource: "namespaces", namespaced: false, ops: opGet | opList | opApply | opDelete},
+	{kind: "ResourceQuota", version: "v1", resource: "resourcequotas", namespaced: true, ops: opApply},
+	// Secrets are written, never read back: no get/list on Secrets at all.
+	{kind: "Secret", version: "v1", resource: "secrets", namespaced: true, ops: opApply | opDelete},
+	{kind: "Pod", version: "v1", resource: "pods", namespaced: true, ops: opList | opLogs},
+	{kind: "Deployment", group: "apps", version: "v1", resource: "deployments", namespaced: true, ops: opGet},
+	{kind: "Ingress", group: "networking.k8s.io", version: "v1", resource: "ingresses", namespaced: true, ops: opApply | opDelete},
+	{kind: "Certificate", group: "cert-manager.io", version: "v1", resource: "certificates", namespaced: true, ops: opGet | opApply | opDelete},
+	{kind: "SpinApp", group: "core.spinkube.dev", version: "v1alpha1", resource: "spinapps", namespaced: true, ops: opGet | opApply | opDelete},
+	{kind: "SpinAppExecutor", group: "core.spinkube.dev", version: "v1alpha1", resource: "spinappexecutors", namespaced: true, ops: opApply},
+	{kind: "HorizontalPodAutoscaler", group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers", namespaced: true, ops: opApply | opDelete},
 }
 
 func lookupKind(kind string) (*kindInfo, bool) {

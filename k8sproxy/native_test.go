@@ -17,11 +17,11 @@ import (
 )
 
 // fakeAPIServer is a tiny stand-in for kube-apiserver: it knows managed
-// namespace tenant-a, stores applied Secrets and answers like the real one.
+// namespace tenant-a, stores applied SpinApps and answers like the real one.
 type fakeAPIServer struct {
-	mu      sync.Mutex
-	reqs    []recorded
-	secrets map[string]string
+	mu       sync.Mutex
+	reqs     []recorded
+	spinapps map[string]string
 }
 
 func (s *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -35,27 +35,27 @@ func (s *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}`)
 		return
 	}
-	const secrets = "/api/v1/namespaces/tenant-a/secrets/"
+	const spinapps = "/apis/core.spinkube.dev/v1alpha1/namespaces/tenant-a/spinapps/"
 	switch {
 	case r.Method == "GET" && r.URL.Path == "/api/v1/namespaces/tenant-a":
 		io.WriteString(w, nsJSON("tenant-a", true))
-	case r.Method == "PATCH" && strings.HasPrefix(r.URL.Path, secrets):
+	case r.Method == "PATCH" && strings.HasPrefix(r.URL.Path, spinapps):
 		if r.Header.Get("Content-Type") != ApplyContentType || r.URL.Query().Get("fieldManager") != "spinport" {
 			w.WriteHeader(415)
 			io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"bad apply","reason":"UnsupportedMediaType","code":415}`)
 			return
 		}
-		s.secrets[strings.TrimPrefix(r.URL.Path, secrets)] = string(body)
+		s.spinapps[strings.TrimPrefix(r.URL.Path, spinapps)] = string(body)
 		w.WriteHeader(201)
 		w.Write(body)
-	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, secrets):
-		name := strings.TrimPrefix(r.URL.Path, secrets)
-		if b, ok := s.secrets[name]; ok {
+	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, spinapps):
+		name := strings.TrimPrefix(r.URL.Path, spinapps)
+		if b, ok := s.spinapps[name]; ok {
 			io.WriteString(w, b)
 			return
 		}
 		w.WriteHeader(404)
-		io.WriteString(w, notFound("secrets", name))
+		io.WriteString(w, notFound("spinapps.core.spinkube.dev", name))
 	default:
 		w.WriteHeader(404)
 		io.WriteString(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}`)
@@ -63,14 +63,15 @@ func (s *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestOverHTTPTestServer(t *testing.T) {
-	fake := &fakeAPIServer{secrets: map[string]string{}}
+	fake := &fakeAPIServer{spinapps: map[string]string{}}
 	srv := httptest.NewTLSServer(fake)
 	defer srv.Close()
 	c, err := New(srv.URL, testToken, srv.Client())
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	obj := secretJSON("tenant-a", "db", true)
+	obj := []byte(`{"apiVersion":"core.spinkube.dev/v1alpha1","kind":"SpinApp","metadata":{"name":"web","namespace":"tenant-a",` +
+		`"labels":{"app.kubernetes.io/managed-by":"spinport"}},"spec":{"image":"ghcr.io/x/web:1","replicas":1}}`)
 	out, err := c.Apply(obj)
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
@@ -78,13 +79,13 @@ func TestOverHTTPTestServer(t *testing.T) {
 	if string(out) != string(obj) {
 		t.Errorf("Apply answered %s", out)
 	}
-	got, err := c.Get("Secret", "tenant-a", "db")
+	got, err := c.Get("SpinApp", "tenant-a", "web")
 	if err != nil || string(got) != string(obj) {
 		t.Errorf("Get = %s, %v", got, err)
 	}
-	_, err = c.Get("Secret", "tenant-a", "nope")
+	_, err = c.Get("SpinApp", "tenant-a", "nope")
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != 404 || ae.Reason != "NotFound" || ae.Message != `secrets "nope" not found` || ae.Kind != "Secret" || ae.Name != "nope" {
+	if !errors.As(err, &ae) || ae.Status != 404 || ae.Reason != "NotFound" || ae.Message != `spinapps.core.spinkube.dev "nope" not found` || ae.Kind != "SpinApp" || ae.Name != "nope" {
 		t.Errorf("Get missing: %#v", err)
 	}
 	fake.mu.Lock()
@@ -100,10 +101,10 @@ func TestOverHTTPTestServer(t *testing.T) {
 }
 
 func TestWrongTokenIsUnauthorized(t *testing.T) {
-	srv := httptest.NewServer(&fakeAPIServer{secrets: map[string]string{}})
+	srv := httptest.NewServer(&fakeAPIServer{spinapps: map[string]string{}})
 	defer srv.Close()
 	c, _ := New(srv.URL, "wrong-"+testToken, http.DefaultClient)
-	_, err := c.Get("Secret", "tenant-a", "db")
+	_, err := c.Get("SpinApp", "tenant-a", "web")
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != 401 || ae.Reason != "Unauthorized" {
 		t.Errorf("got %v", err)
@@ -119,7 +120,7 @@ func TestTransportErrorsAreUnavailable(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	c, _ := New(url, testToken, &http.Client{})
-	_, err := c.Get("Secret", "tenant-a", "db")
+	_, err := c.Get("SpinApp", "tenant-a", "web")
 	var ue *UnavailableError
 	if !errors.As(err, &ue) || !IsUnavailable(err) {
 		t.Errorf("closed server: want *UnavailableError, got %T %v", err, err)
@@ -129,7 +130,7 @@ func TestTransportErrorsAreUnavailable(t *testing.T) {
 	}
 
 	// A TLS server whose CA the client does not trust.
-	tlsSrv := httptest.NewUnstartedServer(&fakeAPIServer{secrets: map[string]string{}})
+	tlsSrv := httptest.NewUnstartedServer(&fakeAPIServer{spinapps: map[string]string{}})
 	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake failure is the point
 	tlsSrv.StartTLS()
 	defer tlsSrv.Close()
