@@ -63,10 +63,10 @@ func BenchmarkDeployToReady(b *testing.B) {
 	// The kubectl side gets a namespace like the tenant's: same executor,
 	// same quota (quota admission is on the path of every pod).
 	k.mustCall(b, "POST", "/api/v1/namespaces", map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": kubeNS}}, 201)
-	executor := k.mustObject(b, groupPath("core.spinkube.dev/v1alpha1", spinNS, "spinappexecutors", "containerd-shim-spin"))
+	executor := k.mustObject(b, groupPath("core.spinkube.dev/v1alpha1", spinNS, "spinappexecutors", "spinport-"+tenant))
 	k.mustCall(b, "POST", "/apis/core.spinkube.dev/v1alpha1/namespaces/"+kubeNS+"/spinappexecutors", map[string]any{
 		"apiVersion": "core.spinkube.dev/v1alpha1", "kind": "SpinAppExecutor",
-		"metadata": map[string]any{"name": "containerd-shim-spin"}, "spec": executor.at("spec")}, 201)
+		"metadata": map[string]any{"name": kubeNS}, "spec": executor.at("spec")}, 201) // unique name: spin-operator#480
 	quota := k.mustObject(b, corePath(spinNS, "resourcequotas", "spinport-quota"))
 	k.mustCall(b, "POST", "/api/v1/namespaces/"+kubeNS+"/resourcequotas", map[string]any{"apiVersion": "v1", "kind": "ResourceQuota",
 		"metadata": map[string]any{"name": "spinport-quota"}, "spec": quota.at("spec")}, 201)
@@ -133,10 +133,16 @@ metadata:
   name: %s
   namespace: %s
 spec:
-  executor: containerd-shim-spin
+  executor: %s
   image: %s
   replicas: 2
-`, name, kubeNS, helloImage)), 0o644); err != nil {
+  resources: # what spinport sets (its defaults); the copied quota requires them
+    limits: {cpu: 500m, memory: 256Mi}
+    requests: {cpu: 50m, memory: 64Mi}
+  checks:
+    readiness: {httpGet: {path: /.well-known/spin/health, httpHeaders: []}}
+    liveness: {httpGet: {path: /.well-known/spin/health, httpHeaders: []}}
+`, name, kubeNS, kubeNS, helloImage)), 0o644); err != nil {
 			b.Fatal(err)
 		}
 		proxy.Seen()
