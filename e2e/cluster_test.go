@@ -556,6 +556,15 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	c.eq("spec.createDeployment", executor.s("spec", "createDeployment"), "true")
 	c.eq("spec.deploymentConfig.runtimeClassName", executor.s("spec", "deploymentConfig", "runtimeClassName"), "wasmtime-spin-v2")
 	c.eq("tenant label", executor.s("metadata", "labels", "spinport.dev/tenant"), tenant)
+	// The tenant's NetworkPolicy (stored, not enforced: the loopback
+	// cluster has no network plugin).
+	np := k.mustObject(t, groupPath("networking.k8s.io/v1", ns, "networkpolicies", "spinport-tenant"))
+	c = checker{t, "NetworkPolicy spinport-tenant"}
+	c.eq("policyTypes", strings.Join(np.strs("spec", "policyTypes"), ","), "Ingress,Egress")
+	c.eq("ingress from the ingress controller", np.s("spec", "ingress", "0", "from", "1", "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"), "app-routing-system")
+	if except := strings.Join(np.strs("spec", "egress", "3", "to", "0", "ipBlock", "except"), ","); !strings.Contains(except, "169.254.169.254/32") || !strings.Contains(except, "10.0.0.0/8") {
+		t.Errorf("NetworkPolicy egress does not cut out the metadata endpoint and private ranges: %s", except)
+	}
 
 	// --- app with a custom domain, a plain and a secret variable
 	domain := "www." + tenant + ".example.com"

@@ -130,7 +130,7 @@ func TestAPIVersions(t *testing.T) {
 		"Namespace": "v1", "ResourceQuota": "v1", "Secret": "v1", "Pod": "v1",
 		"Deployment": "apps/v1", "Ingress": "networking.k8s.io/v1", "Certificate": "cert-manager.io/v1",
 		"SpinApp": "core.spinkube.dev/v1alpha1", "SpinAppExecutor": "core.spinkube.dev/v1alpha1",
-		"HorizontalPodAutoscaler": "autoscaling/v2",
+		"HorizontalPodAutoscaler": "autoscaling/v2", "NetworkPolicy": "networking.k8s.io/v1",
 	}
 	if len(kinds) != len(want) {
 		t.Errorf("table has %d kinds, want %d", len(kinds), len(want))
@@ -773,6 +773,7 @@ var spinportCalls = map[string][]string{
 	"SpinApp":                 {"get", "apply", "delete"},
 	"SpinAppExecutor":         {"apply"},
 	"HorizontalPodAutoscaler": {"apply", "delete"},
+	"NetworkPolicy":           {"apply"},
 }
 
 func TestKindsGrantOnlyWhatSpinportCalls(t *testing.T) {
@@ -830,7 +831,7 @@ func TestKindsGrantOnlyWhatSpinportCalls(t *testing.T) {
 		panic(o)
 	}
 	all := []string{"Namespace", "ResourceQuota", "Secret", "Pod", "Deployment", "Ingress", "Certificate", "SpinApp",
-		"SpinAppExecutor", "HorizontalPodAutoscaler", "Event", "ConfigMap", "ServiceAccount", "ReplicaSet"}
+		"SpinAppExecutor", "HorizontalPodAutoscaler", "NetworkPolicy", "Event", "ConfigMap", "ServiceAccount", "ReplicaSet"}
 	for _, kind := range all {
 		granted := map[string]bool{}
 		for _, o := range spinportCalls[kind] {

@@ -36,6 +36,7 @@
 //	Ingress                  networking.k8s.io/v1        apply delete
 //	Certificate              cert-manager.io/v1          apply get delete
 //	HorizontalPodAutoscaler  autoscaling/v2              apply delete
+//	NetworkPolicy            networking.k8s.io/v1        apply
 //	Deployment               apps/v1                     get (rollout status)
 //	Pod                      v1                          list logs
 //

@@ -63,6 +63,8 @@ var kinds = []kindInfo{
 	{kind: "SpinApp", group: "core.spinkube.dev", version: "v1alpha1", resource: "spinapps", namespaced: true, ops: opGet | opApply | opDelete},
 	{kind: "SpinAppExecutor", group: "core.spinkube.dev", version: "v1alpha1", resource: "spinappexecutors", namespaced: true, ops: opApply},
 	{kind: "HorizontalPodAutoscaler", group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers", namespaced: true, ops: opApply | opDelete},
+	// The tenant's network policy; removed with the namespace.
+	{kind: "NetworkPolicy", group: "networking.k8s.io", version: "v1", resource: "networkpolicies", namespaced: true, ops: opApply},
 }
 
 func lookupKind(kind string) (*kindInfo, bool) {

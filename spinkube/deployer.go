@@ -57,7 +57,11 @@ func problem(step string, err error) error {
 
 // ApplyTenant creates or updates the namespace, its quota and executor.
 func (d *Deployer) ApplyTenant(t spinport.Tenant) error {
-	for _, obj := range [][]byte{d.S.NamespaceObject(t), d.S.QuotaObject(t), d.S.ExecutorObject(t)} {
+	objs := [][]byte{d.S.NamespaceObject(t), d.S.QuotaObject(t), d.S.ExecutorObject(t)}
+	if d.S.Network != nil {
+		objs = append(objs, d.S.NetworkPolicyObject(t))
+	}
+	for _, obj := range objs {
 		if _, err := d.K.Apply(obj); err != nil {
 			return problem("tenant "+t.Slug, err)
 		}

@@ -44,6 +44,25 @@ type Settings struct {
 	// RetryBudget bounds the waits while the cluster refuses a SpinApp for
 	// a moment (0: DefaultRetryBudget).
 	RetryBudget time.Duration
+	// Network is the tenant NetworkPolicy's shape; nil: no policy.
+	Network *NetworkSettings
+}
+
+// NetworkSettings shape the NetworkPolicy every tenant namespace gets.
+// NetworkPolicies are enforced by the cluster's network plugin (on AKS:
+// Azure NPM, Cilium or Calico); without one they are stored and ignored.
+type NetworkSettings struct {
+	// IngressNamespace is where the ingress controller runs (AKS app
+	// routing: app-routing-system); only it and the tenant itself may
+	// open connections to the tenant's pods.
+	IngressNamespace string
+	// AllowNamespaces may be reached from the tenant's pods besides their
+	// own namespace and cluster DNS (e.g. where the apps' Redis runs).
+	AllowNamespaces []string
+	// DenyCIDRs are cut out of the internet egress: the instance metadata
+	// endpoint (169.254.169.254, which hands out the node identity's token
+	// on AKS) and the private ranges other tenants' pods and services use.
+	DenyCIDRs []string
 }
 
 // ExecutorName is the tenant's SpinAppExecutor. It is unique per tenant:
@@ -54,6 +73,50 @@ type Settings struct {
 // own "containerd-shim-spin") kept a deleted tenant's namespace
 // Terminating for good.
 func ExecutorName(tenant string) string { return "spinport-" + tenant }
+
+// NetworkPolicyName is the tenant namespace's policy.
+const NetworkPolicyName = "spinport-tenant"
+
+// NetworkPolicyObject keeps a tenant's pods apart: ingress only from the
+// tenant itself and the ingress controller; egress to the tenant itself,
+// cluster DNS, the allowed namespaces and the internet minus DenyCIDRs
+// (so not the metadata endpoint, and not other tenants' private pod and
+// service addresses).
+func (s Settings) NetworkPolicyObject(t spinport.Tenant) []byte {
+	n := s.Network
+	var w jsonw.W
+	w.Object()
+	meta(&w, "networking.k8s.io/v1", "NetworkPolicy", s.Namespace(t.Slug), NetworkPolicyName, LabelTenant, t.Slug)
+	w.Key("spec").Object().Key("podSelector").Object().End().Strings("policyTypes", []string{"Ingress", "Egress"})
+	w.Key("ingress").Array().Object().Key("from").Array().
+		Object().Key("podSelector").Object().End().End()
+	if n.IngressNamespace != "" {
+		nsSelector(&w, n.IngressNamespace)
+	}
+	w.End().End().End()
+	w.Key("egress").Array()
+	w.Object().Key("to").Array().Object().Key("podSelector").Object().End().End().End().End()
+	w.Object().Key("to").Array().Object().
+		Key("namespaceSelector").Object().Key("matchLabels").Object().Str("kubernetes.io/metadata.name", "kube-system").End().End().
+		Key("podSelector").Object().Key("matchLabels").Object().Str("k8s-app", "kube-dns").End().End().End().End().
+		Key("ports").Array().
+		Object().Str("protocol", "UDP").Num("port", 53).End().
+		Object().Str("protocol", "TCP").Num("port", 53).End().End().End()
+	if len(n.AllowNamespaces) > 0 {
+		w.Object().Key("to").Array()
+		for _, ns := range n.AllowNamespaces {
+			nsSelector(&w, ns)
+		}
+		w.End().End()
+	}
+	w.Object().Key("to").Array().Object().Key("ipBlock").Object().Str("cidr", "0.0.0.0/0").Strings("except", n.DenyCIDRs).End().End().End().End()
+	w.End().End().End()
+	return w.Bytes()
+}
+
+func nsSelector(w *jsonw.W, ns string) {
+	w.Object().Key("namespaceSelector").Object().Key("matchLabels").Object().Str("kubernetes.io/metadata.name", ns).End().End().End()
+}
 
 // healthPath is what Spin's HTTP trigger answers itself once it listens.
 const healthPath = "/.well-known/spin/health"

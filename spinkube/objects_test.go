@@ -128,3 +128,26 @@ func TestQuotaBoundsComputePerTenant(t *testing.T) {
 		}
 	}
 }
+
+func TestTenantNetworkPolicy(t *testing.T) {
+	s := testSettings
+	s.Network = &NetworkSettings{IngressNamespace: "app-routing-system", AllowNamespaces: []string{"spinport-system"},
+		DenyCIDRs: []string{"169.254.169.254/32", "10.0.0.0/8"}}
+	p := gjson.ParseBytes(s.NetworkPolicyObject(spinport.Tenant{Slug: "acme"}))
+	for path, want := range map[string]string{
+		"metadata.namespace":                            "spinport-acme",
+		"spec.policyTypes":                              `["Ingress","Egress"]`,
+		"spec.podSelector":                              `{}`,
+		"spec.ingress.0.from":                           `[{"podSelector":{}},{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"app-routing-system"}}}]`,
+		"spec.egress.0.to":                              `[{"podSelector":{}}]`,
+		"spec.egress.1.ports.#(protocol==\"UDP\").port": "53",
+		"spec.egress.2.to.0.namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name": "spinport-system",
+		"spec.egress.3.to.0.ipBlock.cidr":                                                  "0.0.0.0/0",
+		"spec.egress.3.to.0.ipBlock.except":                                                `["169.254.169.254/32","10.0.0.0/8"]`,
+		`metadata.labels.app\.kubernetes\.io/managed-by`:                                   "spinport",
+	} {
+		if got := p.Get(path).String(); got != want {
+			t.Errorf("%s = %s, want %s", path, got, want)
+		}
+	}
+}

@@ -118,6 +118,7 @@ func newServer() (*api.Server, error) {
 			CPURequest:      v.get("app_cpu_request"),
 			MemoryRequest:   v.get("app_memory_request"),
 			RetryBudget:     retry,
+			Network:         networkSettings(&v),
 		}, Sleep: wasiSleep}
 		srv.Checks = append(srv.Checks, api.HealthCheck{Name: "kubernetes", Check: func() error {
 			// Lists spinport's own namespaces: one request that needs the
@@ -132,6 +133,15 @@ func newServer() (*api.Server, error) {
 		}
 	}
 	return srv, nil
+}
+
+// networkSettings reads the tenant NetworkPolicy's shape (nil: off).
+func networkSettings(v *spinVariables) *spinkube.NetworkSettings {
+	if v.get("network_policies") == "off" {
+		return nil
+	}
+	return &spinkube.NetworkSettings{IngressNamespace: v.get("ingress_namespace"),
+		AllowNamespaces: api.ParseAllowlist(v.get("egress_allow_namespaces")), DenyCIDRs: api.ParseAllowlist(v.get("egress_deny"))}
 }
 
 // duration reads a duration variable ("90s", "2m", "24h").
