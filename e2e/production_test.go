@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,6 +49,34 @@ func TestClusterAutoscaledApp(t *testing.T) {
 		return ""
 	})
 	waitAppReady(t, api, base+"/apps/web", r.num("number")+1, 3)
+	api.must(204, "DELETE", base+"/apps/web", nil)
+	api.must(204, "DELETE", base, nil)
+}
+
+// With block_private_networks every app loads a runtime config that keeps
+// its outbound connections off private networks (Spin >= 3.3), KV or not;
+// the reference check makes sure no pod points at a missing Secret.
+func TestClusterBlockPrivateNetworks(t *testing.T) {
+	k := requireCluster(t)
+	suffix := randomSuffix()
+	h := startClusterHost(t, "spinport", k.URL, k.CAFile, k.spinportToken(t, suffix), map[string]string{"block_private_networks": "on"})
+	api := h.admin(t)
+	tenant := "e2e-block-" + suffix
+	ns := "spinport-" + tenant
+	t.Cleanup(func() { _, _, _ = k.call("DELETE", nsPath(ns), "", nil) })
+	base := "/api/v1/tenants/" + tenant
+	api.must(201, "POST", "/api/v1/tenants", map[string]any{"slug": tenant})
+	api.must(201, "POST", base+"/apps", map[string]any{"name": "web"})
+	r := api.must(201, "POST", base+"/apps/web/deployments", map[string]any{"image": helloImage + "@" + digestOf("block "+suffix)})
+	sa := k.mustObject(t, spinAppPath(ns, "web"))
+	checker{t, "SpinApp web"}.eq("runtimeConfig.loadFromSecret", sa.s("spec", "runtimeConfig", "loadFromSecret"), "web-runtime-config")
+	sec := k.mustObject(t, corePath(ns, "secrets", "web-runtime-config"))
+	toml, _ := base64.StdEncoding.DecodeString(sec.s("data", "runtime-config.toml"))
+	if !strings.Contains(string(toml), "[outbound_networking]") || !strings.Contains(string(toml), `block_networks = ["private"]`) || strings.Contains(string(toml), "key_value_store") {
+		t.Errorf("runtime config of an app without KV: %q", toml)
+	}
+	waitAppReady(t, api, base+"/apps/web", r.num("number"), 1)
+	k.checkPodReferences(t, ns, "web")
 	api.must(204, "DELETE", base+"/apps/web", nil)
 	api.must(204, "DELETE", base, nil)
 }

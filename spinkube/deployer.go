@@ -90,7 +90,10 @@ func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revis
 	// previous revision mount it until the rollout replaces them, and a
 	// pod whose Secret is gone never starts (CreateContainerConfigError).
 	// DeleteApp removes it.
-	if rev.KV && kvDB > 0 {
+	if !rev.KV {
+		kvDB = 0
+	}
+	if kvDB > 0 || d.S.BlockPrivateNetworks {
 		if _, err := d.K.Apply(d.S.RuntimeConfigSecret(app.Tenant, app.Name, kvDB)); err != nil {
 			return problem("runtime config", err)
 		}

@@ -46,6 +46,11 @@ type Settings struct {
 	RetryBudget time.Duration
 	// Network is the tenant NetworkPolicy's shape; nil: no policy.
 	Network *NetworkSettings
+	// BlockPrivateNetworks gives every app a runtime config with
+	// [outbound_networking] block_networks = ["private"], so the Wasm
+	// sandbox itself refuses private addresses (Spin >= 3.3; older Spin
+	// refuses the unknown section, so it is an installation setting).
+	BlockPrivateNetworks bool
 }
 
 // NetworkSettings shape the NetworkPolicy every tenant namespace gets.
@@ -221,9 +226,23 @@ func (s Settings) secretObject(tenant, app, name string, values map[string]strin
 // Redis database. Spin's Redis provider ignores the store name, so the
 // isolation is the database index: one per tenant (apps of one tenant
 // share it). Redis has 16 databases by default; see docs/tenancy.md.
+//
+// db 0 binds no KV store; with BlockPrivateNetworks the config also keeps
+// the app's outbound connections off private networks.
 func (s Settings) RuntimeConfigSecret(tenant, app string, db int64) []byte {
-	toml := "[key_value_store.default]\ntype = \"redis\"\nurl = \"" + s.AppRedisURL + "/" + strconv.FormatInt(db, 10) + "\"\n"
+	toml := ""
+	if db > 0 {
+		toml = "[key_value_store.default]\ntype = \"redis\"\nurl = \"" + s.AppRedisURL + "/" + strconv.FormatInt(db, 10) + "\"\n"
+	}
+	if s.BlockPrivateNetworks {
+		toml += "[outbound_networking]\nblock_networks = [\"private\"]\n"
+	}
 	return s.secretObject(tenant, app, runtimeConfigName(app), map[string]string{"runtime-config.toml": toml})
+}
+
+// usesRuntimeConfig reports whether the app at rev loads a runtime config.
+func (s Settings) usesRuntimeConfig(rev spinport.Revision) bool {
+	return rev.KV || s.BlockPrivateNetworks
 }
 
 // SpinAppObject is the app at a revision.
@@ -251,7 +270,7 @@ func (s Settings) SpinAppObject(app spinport.App, rev spinport.Revision, image s
 		}
 		w.End()
 	}
-	if rev.KV {
+	if s.usesRuntimeConfig(rev) {
 		w.Key("runtimeConfig").Object().Str("loadFromSecret", runtimeConfigName(app.Name)).End()
 	}
 	s.writeResources(&w)

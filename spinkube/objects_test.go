@@ -1,7 +1,9 @@
 package spinkube
 
 import (
+	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/spinport/spinport"
@@ -149,5 +151,30 @@ func TestTenantNetworkPolicy(t *testing.T) {
 		if got := p.Get(path).String(); got != want {
 			t.Errorf("%s = %s, want %s", path, got, want)
 		}
+	}
+}
+
+func TestBlockPrivateNetworks(t *testing.T) {
+	s := testSettings
+	s.BlockPrivateNetworks = true
+	app := spinport.App{Tenant: "acme", Name: "web"}
+	sa := gjson.ParseBytes(s.SpinAppObject(app, spinport.Revision{Scaling: spinport.Scaling{Replicas: 1}}, "x/y:z"))
+	if sa.Get("spec.runtimeConfig.loadFromSecret").String() != "web-runtime-config" {
+		t.Errorf("an app without KV does not load the runtime config: %s", sa.Get("spec"))
+	}
+	for db, want := range map[int64][]string{0: {"block_networks = [\"private\"]"}, 3: {"redis:6379/3", "block_networks = [\"private\"]"}} {
+		sec := gjson.ParseBytes(s.RuntimeConfigSecret("acme", "web", db))
+		raw, _ := base64.StdEncoding.DecodeString(sec.Get(`data.runtime-config\.toml`).String())
+		for _, w := range want {
+			if !strings.Contains(string(raw), w) {
+				t.Errorf("db %d: runtime config %q lacks %q", db, raw, w)
+			}
+		}
+		if db == 0 && strings.Contains(string(raw), "key_value_store") {
+			t.Errorf("db 0 binds a KV store: %q", raw)
+		}
+	}
+	if sa := gjson.ParseBytes(testSettings.SpinAppObject(app, spinport.Revision{Scaling: spinport.Scaling{Replicas: 1}}, "x/y:z")); sa.Get("spec.runtimeConfig").Exists() {
+		t.Error("without the setting an app without KV loads a runtime config")
 	}
 }

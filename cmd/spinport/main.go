@@ -107,18 +107,19 @@ func newServer() (*api.Server, error) {
 			return nil, err
 		}
 		srv.Deployer = &spinkube.Deployer{K: k, S: spinkube.Settings{
-			NamespacePrefix: v.get("namespace_prefix"),
-			BaseDomain:      cfg.BaseDomain,
-			IngressClass:    v.get("ingress_class"),
-			ClusterIssuer:   v.get("cluster_issuer"),
-			RuntimeClass:    v.get("runtime_class"),
-			AppRedisURL:     v.get("app_redis_url"),
-			CPULimit:        v.get("app_cpu_limit"),
-			MemoryLimit:     v.get("app_memory_limit"),
-			CPURequest:      v.get("app_cpu_request"),
-			MemoryRequest:   v.get("app_memory_request"),
-			RetryBudget:     retry,
-			Network:         networkSettings(&v),
+			NamespacePrefix:      v.get("namespace_prefix"),
+			BaseDomain:           cfg.BaseDomain,
+			IngressClass:         v.get("ingress_class"),
+			ClusterIssuer:        v.get("cluster_issuer"),
+			RuntimeClass:         v.get("runtime_class"),
+			AppRedisURL:          v.get("app_redis_url"),
+			CPULimit:             v.get("app_cpu_limit"),
+			MemoryLimit:          v.get("app_memory_limit"),
+			CPURequest:           v.get("app_cpu_request"),
+			MemoryRequest:        v.get("app_memory_request"),
+			RetryBudget:          retry,
+			Network:              networkSettings(&v),
+			BlockPrivateNetworks: v.get("block_private_networks") == "on",
 		}, Sleep: wasiSleep}
 		srv.Checks = append(srv.Checks, api.HealthCheck{Name: "kubernetes", Check: func() error {
 			// Lists spinport's own namespaces: one request that needs the
