@@ -6,10 +6,14 @@ type Deployer interface {
 	// ApplyTenant creates or updates the tenant's namespace and quota.
 	ApplyTenant(t Tenant) error
 	DeleteTenant(slug string) error
-	// Apply converges the app's objects to rev. kvDB is the Redis database
-	// reserved for the tenant's app KV stores when rev binds one (0: none).
-	Apply(t Tenant, app App, rev Revision, kvDB int64) error
+	// Apply converges the app's objects to rev, with what the service
+	// decided around it (with).
+	Apply(t Tenant, app App, rev Revision, with ApplyWith) error
 	DeleteApp(app App) error
+	// SetPullSecret stores a registry's pull credentials in the tenant's
+	// namespace (a dockerconfigjson Secret); they never touch the KV store.
+	SetPullSecret(tenant, registry, username, password string) error
+	DeletePullSecret(tenant, registry string) error
 	// SetSecret stores a secret variable's value in the app's Secret; the
 	// value never touches the KV store.
 	SetSecret(tenant, app, name, value string) error
@@ -18,6 +22,16 @@ type Deployer interface {
 	Status(app App) (Status, error)
 	// Logs returns the last tail lines of each of the app's pods.
 	Logs(app App, tail int) ([]PodLog, error)
+}
+
+// ApplyWith is what an apply needs besides the records.
+type ApplyWith struct {
+	// KVDB is the Redis database reserved for the tenant's app KV stores
+	// when the revision binds one (0: none).
+	KVDB int64
+	// PullRegistry is the image's registry when the tenant registered pull
+	// credentials for it: the SpinApp references them.
+	PullRegistry string
 }
 
 // Status is the cluster's view of an app.

@@ -205,6 +205,14 @@ func IsHex(s string) bool {
 	return len(s) > 0
 }
 
+// CheckRegistry validates a registry host[:port] (where pull credentials apply).
+func CheckRegistry(s string) error {
+	if !validRegistry(s) {
+		return invalid("registry", "registry \""+s+"\" is not a registry host (e.g. \"myacr.azurecr.io\" or \"localhost:5000\"; no scheme or path)")
+	}
+	return nil
+}
+
 func validRegistry(s string) bool {
 	host, port := s, ""
 	if i := strings.LastIndexByte(s, ':'); i >= 0 {

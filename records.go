@@ -176,3 +176,12 @@ type Session struct {
 	CreatedAt int64
 	ExpiresAt int64
 }
+
+// RegistryCredential records that a tenant registered pull credentials for
+// a registry. The password is only in the tenant's Kubernetes Secret.
+type RegistryCredential struct {
+	Registry  string // host[:port], e.g. myacr.azurecr.io
+	Username  string
+	UpdatedAt int64
+	UpdatedBy string
+}

@@ -40,8 +40,12 @@ func (d *recordingDeployer) record(s string) error {
 }
 func (d *recordingDeployer) ApplyTenant(t spinport.Tenant) error { return d.record("tenant " + t.Slug) }
 func (d *recordingDeployer) DeleteTenant(slug string) error      { return d.record("delete tenant " + slug) }
-func (d *recordingDeployer) Apply(t spinport.Tenant, a spinport.App, r spinport.Revision, kvDB int64) error {
-	return d.record("apply " + a.Tenant + "/" + a.Name + " " + r.Image)
+func (d *recordingDeployer) Apply(t spinport.Tenant, a spinport.App, r spinport.Revision, with spinport.ApplyWith) error {
+	pull := ""
+	if with.PullRegistry != "" {
+		pull = " pull " + with.PullRegistry
+	}
+	return d.record("apply " + a.Tenant + "/" + a.Name + " " + r.Image + pull)
 }
 func (d *recordingDeployer) DeleteApp(a spinport.App) error {
 	return d.record("delete " + a.Tenant + "/" + a.Name)
@@ -63,6 +67,12 @@ func (d *recordingDeployer) Status(a spinport.App) (spinport.Status, error) {
 }
 func (d *recordingDeployer) Logs(a spinport.App, tail int) ([]spinport.PodLog, error) {
 	return []spinport.PodLog{}, d.record("logs " + a.Name)
+}
+func (d *recordingDeployer) SetPullSecret(t, registry, user, password string) error {
+	return d.record("pull secret " + t + "/" + registry + " " + user)
+}
+func (d *recordingDeployer) DeletePullSecret(t, registry string) error {
+	return d.record("delete pull secret " + t + "/" + registry)
 }
 func (d *recordingDeployer) DeleteSecret(t, a, n string) error {
 	return d.record("delete secret " + t + "/" + a + "/" + n)

@@ -115,6 +115,11 @@ func writeToken(w *jsonw.W, t spinport.Token) {
 		OptStr("lastUsedAt", rfc3339(t.LastUsed)).End()
 }
 
+// writeRegistry never writes the password: spinport does not keep it.
+func writeRegistry(w *jsonw.W, c spinport.RegistryCredential) {
+	w.Object().Str("registry", c.Registry).Str("username", c.Username).Str("updatedAt", rfc3339(c.UpdatedAt)).Str("updatedBy", c.UpdatedBy).End()
+}
+
 func writeAudit(w *jsonw.W, e spinport.AuditEvent) {
 	w.Object().Num("seq", e.Seq).Str("time", rfc3339(e.Time)).Str("actor", e.Actor).Str("action", e.Action).
 		Str("target", e.Target).Str("outcome", e.Outcome).OptStr("detail", e.Detail).End()

@@ -20,6 +20,7 @@ func world(t *testing.T) (*harness, map[string]caller) {
 	h.must(201, alice, "POST", "/api/v1/tenants/acme/apps", `{"name":"api"}`)
 	h.must(201, alice, "POST", "/api/v1/tenants/acme/apps/web/deployments", `{"image":"ghcr.io/acme/web:v1"}`)
 	h.must(201, alice, "PUT", "/api/v1/tenants/acme/apps/web/variables/greeting", `{"value":"hi"}`)
+	h.must(201, alice, "PUT", "/api/v1/tenants/acme/registries/ghcr.io", `{"username":"acme-ci","password":"pull-pw"}`)
 	tokRead := h.token(alice, "acme", `"read"`, "")
 	tokDeploy := h.token(alice, "acme", `"deploy"`, "")
 	tokManage := h.token(alice, "acme", `"manage"`, "")
@@ -67,6 +68,9 @@ func TestEveryEndpointByRoleAndTenant(t *testing.T) {
 		{"DELETE", T + "/apps/web/variables/greeting", "", "deployer", false},
 		{"GET", T + "/tokens", "", "owner", true},
 		{"POST", T + "/tokens", `{"name":"x","scopes":["read"]}`, "owner", true},
+		{"GET", T + "/registries", "", "viewer", false},
+		{"PUT", T + "/registries/myacr.azurecr.io", `{"username":"u","password":"p"}`, "owner", false},
+		{"DELETE", T + "/registries/ghcr.io", "", "owner", false},
 		{"GET", T + "/audit", "", "viewer", false},
 	}
 	// Every route under /tenants/:tenant must be in the table above

@@ -65,5 +65,9 @@ var routes = []route{
 	{"POST", "/api/v1/tenants/:tenant/tokens", createToken, true, tokenShownOnce, nil},
 	{"DELETE", "/api/v1/tenants/:tenant/tokens/:token", revokeToken, true, nil, nil},
 
+	{"GET", "/api/v1/tenants/:tenant/registries", listRegistries, true, nil, nil},
+	{"PUT", "/api/v1/tenants/:tenant/registries/:registry", setRegistry, true, nil, nil},
+	{"DELETE", "/api/v1/tenants/:tenant/registries/:registry", deleteRegistry, true, nil, nil},
+
 	{"GET", "/api/v1/tenants/:tenant/audit", listAudit, true, nil, nil},
 }

@@ -106,9 +106,9 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 // A failure marks the revision failed with the reason and is returned, so
 // the client learns the deploy did not happen; retrying repairs it.
 func (s *Service) apply(t spinport.Tenant, app spinport.App, rev spinport.Revision) (spinport.Revision, error) {
-	kvDB, err := s.appKV(t, rev)
+	with, err := s.applyWith(t, rev)
 	if err == nil {
-		err = s.Deployer.Apply(t, app, rev, kvDB)
+		err = s.Deployer.Apply(t, app, rev, with)
 	}
 	switch {
 	case errors.Is(err, spinport.ErrNoCluster):
@@ -125,6 +125,24 @@ func (s *Service) apply(t spinport.Tenant, app spinport.App, rev spinport.Revisi
 		err = uerr
 	}
 	return rev, err
+}
+
+// applyWith decides what an apply needs besides the records: the KV
+// binding and the pull credentials for the image's registry, if any.
+func (s *Service) applyWith(t spinport.Tenant, rev spinport.Revision) (spinport.ApplyWith, error) {
+	var with spinport.ApplyWith
+	var err error
+	if with.KVDB, err = s.appKV(t, rev); err != nil {
+		return with, err
+	}
+	if im, perr := spinport.ParseImage(rev.Image); perr == nil && s.hasCluster() {
+		if _, err := s.DB.GetRegistryCredential(t.Slug, im.Registry); err == nil {
+			with.PullRegistry = im.Registry
+		} else if !errors.Is(err, kv.ErrNotFound) {
+			return with, err
+		}
+	}
+	return with, nil
 }
 
 // appKV reserves the tenant's Redis database when the revision binds an

@@ -12,7 +12,7 @@ var _ spinport.Deployer = RecordOnly{}
 
 func (RecordOnly) ApplyTenant(spinport.Tenant) error { return nil }
 func (RecordOnly) DeleteTenant(string) error         { return nil }
-func (RecordOnly) Apply(spinport.Tenant, spinport.App, spinport.Revision, int64) error {
+func (RecordOnly) Apply(spinport.Tenant, spinport.App, spinport.Revision, spinport.ApplyWith) error {
 	return spinport.ErrNoCluster
 }
 func (RecordOnly) DeleteApp(spinport.App) error { return nil }
@@ -21,6 +21,11 @@ func (RecordOnly) SetSecret(tenant, app, name, value string) error {
 		Detail: "secret variables are stored in Kubernetes and no cluster is configured (set kube_api_url and kube_token)"}
 }
 func (RecordOnly) DeleteSecret(tenant, app, name string) error { return nil }
+func (RecordOnly) SetPullSecret(tenant, registry, username, password string) error {
+	return &spinport.Error{Kind: spinport.Unavailable,
+		Detail: "pull credentials are stored in Kubernetes and no cluster is configured (set kube_api_url and kube_token)"}
+}
+func (RecordOnly) DeletePullSecret(tenant, registry string) error { return nil }
 func (RecordOnly) Status(spinport.App) (spinport.Status, error) {
 	return spinport.Status{}, spinport.ErrNoCluster
 }

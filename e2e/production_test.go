@@ -80,3 +80,46 @@ func TestClusterBlockPrivateNetworks(t *testing.T) {
 	api.must(204, "DELETE", base+"/apps/web", nil)
 	api.must(204, "DELETE", base, nil)
 }
+
+// Pull credentials a tenant registers live only in a dockerconfigjson
+// Secret of its namespace, and SpinApps of images from that registry
+// reference them (SpinApp spec.imagePullSecrets, spin-operator v0.4.0
+// passes them to the Deployment's pod template).
+func TestClusterPullSecrets(t *testing.T) {
+	k := requireCluster(t)
+	suffix := randomSuffix()
+	h := startClusterHost(t, "spinport", k.URL, k.CAFile, k.spinportToken(t, suffix))
+	api := h.admin(t)
+	tenant := "e2e-pull-" + suffix
+	ns := "spinport-" + tenant
+	t.Cleanup(func() { _, _, _ = k.call("DELETE", nsPath(ns), "", nil) })
+	base := "/api/v1/tenants/" + tenant
+	api.must(201, "POST", "/api/v1/tenants", map[string]any{"slug": tenant})
+	api.must(201, "POST", base+"/apps", map[string]any{"name": "web"})
+	registry := strings.SplitN(helloImage, "/", 2)[0]
+	r := api.must(201, "PUT", base+"/registries/"+registry, map[string]any{"username": "e2e-pull", "password": "pull-pw-" + suffix})
+	if strings.Contains(string(r.Body), "pull-pw-") {
+		t.Errorf("the answer shows the password: %s", r)
+	}
+	rev := api.must(201, "POST", base+"/apps/web/deployments", map[string]any{"image": helloImage + "@" + digestOf("pull "+suffix)})
+	sa := k.mustObject(t, spinAppPath(ns, "web"))
+	name := sa.s("spec", "imagePullSecrets", "0", "name")
+	if name == "" {
+		t.Fatalf("the SpinApp references no pull secret: %v", sa.at("spec"))
+	}
+	sec := k.mustObject(t, corePath(ns, "secrets", name))
+	checker{t, "pull Secret"}.eq("type", sec.s("type"), "kubernetes.io/dockerconfigjson")
+	cfg, _ := base64.StdEncoding.DecodeString(sec.s("data", ".dockerconfigjson"))
+	if !strings.Contains(string(cfg), `"`+registry+`"`) || !strings.Contains(string(cfg), "pull-pw-"+suffix) {
+		t.Errorf(".dockerconfigjson: %s", cfg)
+	}
+	waitAppReady(t, api, base+"/apps/web", rev.num("number"), 1)
+	dep := k.mustObject(t, groupPath("apps/v1", ns, "deployments", "web"))
+	checker{t, "Deployment web"}.eq("imagePullSecrets", dep.s("spec", "template", "spec", "imagePullSecrets", "0", "name"), name)
+	api.must(204, "DELETE", base+"/registries/"+registry, nil)
+	if _, ok := k.object(t, corePath(ns, "secrets", name)); ok {
+		t.Error("the pull Secret outlived its credentials")
+	}
+	api.must(204, "DELETE", base+"/apps/web", nil)
+	api.must(204, "DELETE", base, nil)
+}

@@ -52,6 +52,7 @@ func (db DB) apps(t string) Collection        { return db.coll(appsPrefix(t)) }
 func (db DB) tokens(t string) Collection      { return db.coll(tokensPrefix(t)) }
 func (db DB) vars(t, a string) Collection     { return db.coll(varsPrefix(t, a)) }
 func (db DB) userTenants(u string) Collection { return db.coll(userTenantsPrefix(u)) }
+func (db DB) registries(t string) Collection  { return db.coll(registriesPrefix(t)) }
 func (db DB) revisions(t, a string) Log       { return Log{db.B, revisionsPrefix(t, a)} }
 func (db DB) audit(t string) Log              { return Log{db.B, auditPrefix(t)} }
 
@@ -158,12 +159,15 @@ func (db DB) DeleteTenant(slug string) error {
 	if err := db.eachName(db.tokens(slug), func(id string) error { return db.RevokeToken(slug, id) }); err != nil {
 		return err
 	}
+	if err := db.eachName(db.registries(slug), func(r string) error { return db.registries(slug).Delete(r) }); err != nil {
+		return err
+	}
 	if err := db.audit(slug).DeleteAll(); err != nil {
 		return err
 	}
 	// The tenant's Redis database index is not reused: a new tenant with
 	// the same slug must not inherit the old one's data (docs/tenancy.md).
-	for _, k := range []string{appCountKey(slug), replicaCountKey(slug), redisDBKey(slug), membersPrefix(slug) + "/seq", tokensPrefix(slug) + "/seq", appsPrefix(slug) + "/seq"} {
+	for _, k := range []string{appCountKey(slug), replicaCountKey(slug), redisDBKey(slug), membersPrefix(slug) + "/seq", tokensPrefix(slug) + "/seq", appsPrefix(slug) + "/seq", registriesPrefix(slug) + "/seq"} {
 		if err := db.B.Delete(k); err != nil {
 			return err
 		}
@@ -572,6 +576,28 @@ func (db DB) RevokeToken(tenant, id string) error {
 
 func (db DB) ListTokens(tenant, cursor string, limit int) ([]spinport.Token, string, error) {
 	return listDocs(db.tokens(tenant), cursor, limit, ParseToken)
+}
+
+// ---- registry credentials (the password is only in Kubernetes)
+
+func (db DB) PutRegistryCredential(tenant string, c spinport.RegistryCredential) error {
+	return db.registries(tenant).Put(c.Registry, marshalRegistryCredential(c))
+}
+
+func (db DB) GetRegistryCredential(tenant, registry string) (spinport.RegistryCredential, error) {
+	b, err := db.registries(tenant).Get(registry)
+	if err != nil {
+		return spinport.RegistryCredential{}, err
+	}
+	return parseRegistryCredential(b)
+}
+
+func (db DB) ListRegistryCredentials(tenant, cursor string, limit int) ([]spinport.RegistryCredential, string, error) {
+	return listDocs(db.registries(tenant), cursor, limit, parseRegistryCredential)
+}
+
+func (db DB) DeleteRegistryCredential(tenant, registry string) error {
+	return db.registries(tenant).Delete(registry)
 }
 
 // ---- audit

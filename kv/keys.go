@@ -10,6 +10,7 @@ func tenantPrefix(t string) string       { return root + "t/" + t }
 func membersPrefix(t string) string      { return tenantPrefix(t) + "/members" }
 func appsPrefix(t string) string         { return tenantPrefix(t) + "/apps" }
 func tokensPrefix(t string) string       { return tenantPrefix(t) + "/tokens" }
+func registriesPrefix(t string) string   { return tenantPrefix(t) + "/registries" }
 func auditPrefix(t string) string        { return tenantPrefix(t) + "/audit" }
 func appCountKey(t string) string        { return tenantPrefix(t) + "/count/apps" }
 func replicaCountKey(t string) string    { return tenantPrefix(t) + "/count/replicas" }

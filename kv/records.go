@@ -274,3 +274,19 @@ func ParseIdempotency(b []byte) (Idempotency, error) {
 	}
 	return rec, nil
 }
+
+func marshalRegistryCredential(c spinport.RegistryCredential) []byte {
+	var w jsonw.W
+	w.Object().Num("schema", SchemaVersion).Str("registry", c.Registry).Str("username", c.Username).
+		Num("updatedAt", c.UpdatedAt).Str("updatedBy", c.UpdatedBy).End()
+	return w.Bytes()
+}
+
+func parseRegistryCredential(b []byte) (spinport.RegistryCredential, error) {
+	r, err := parse(b)
+	if err != nil {
+		return spinport.RegistryCredential{}, err
+	}
+	return spinport.RegistryCredential{Registry: r.Get("registry").String(), Username: r.Get("username").String(),
+		UpdatedAt: r.Get("updatedAt").Int(), UpdatedBy: r.Get("updatedBy").String()}, nil
+}

@@ -82,7 +82,8 @@ func (d *Deployer) DeleteTenant(slug string) error {
 // objects (so a half-created tenant is repaired), the runtime-config
 // Secret, the SpinApp, then Ingress and Certificate. Every step is a
 // server-side apply, so running it again converges.
-func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revision, kvDB int64) error {
+func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revision, with spinport.ApplyWith) error {
+	kvDB := with.KVDB
 	if err := d.ApplyTenant(t); err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revis
 	if rev.Digest != "" {
 		image = spinport.Pin(rev.Image, rev.Digest)
 	}
-	if err := d.applyCounted(d.S.SpinAppObject(app, rev, image)); err != nil {
+	if err := d.applyCounted(d.S.SpinAppObject(app, rev, image, with.PullRegistry)); err != nil {
 		return problem("SpinApp", err)
 	}
 	if rev.Scaling.Autoscale {
@@ -170,6 +171,23 @@ func (d *Deployer) applyCounted(obj []byte) error {
 		_, err = d.K.Apply(obj)
 	}
 	return err
+}
+
+// SetPullSecret stores a registry's pull credentials in the tenant's namespace.
+func (d *Deployer) SetPullSecret(tenant, registry, username, password string) error {
+	if _, err := d.K.Apply(d.S.PullSecretObject(tenant, registry, username, password)); err != nil {
+		return problem("pull secret", err)
+	}
+	return nil
+}
+
+// DeletePullSecret removes a registry's pull credentials.
+func (d *Deployer) DeletePullSecret(tenant, registry string) error {
+	err := d.K.Delete("Secret", d.S.Namespace(tenant), PullSecretName(registry), "Background")
+	if err != nil && !k8sproxy.IsNotFound(err) {
+		return problem("pull secret", err)
+	}
+	return nil
 }
 
 // DeleteApp removes everything the app runs.

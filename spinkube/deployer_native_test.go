@@ -56,7 +56,7 @@ func TestApplyWaitsForPendingQuota(t *testing.T) {
 		}
 		d := &Deployer{K: k, S: testSettings, Sleep: func(d time.Duration) { slept = append(slept, d) }}
 		return d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"},
-			spinport.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}}, 0)
+			spinport.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}}, spinport.ApplyWith{})
 	}
 
 	refusals.Store(2)
@@ -118,7 +118,7 @@ func TestApplyWaitsForTheWebhookToSeeTheExecutor(t *testing.T) {
 	d := &Deployer{K: k, S: s, Sleep: func(d time.Duration) { slept += d }}
 	deploy := func() error {
 		return d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"},
-			spinport.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}}, 0)
+			spinport.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}}, spinport.ApplyWith{})
 	}
 	refusals.Store(2)
 	if err := deploy(); err != nil {
@@ -201,7 +201,7 @@ func TestKVOffKeepsTheRuntimeConfigSecret(t *testing.T) {
 	d := &Deployer{K: k, S: testSettings}
 	app := spinport.App{Tenant: "acme", Name: "web"}
 	if err := d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, app,
-		spinport.Revision{Number: 2, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}, KV: false}, 0); err != nil {
+		spinport.Revision{Number: 2, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}, KV: false}, spinport.ApplyWith{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range deletes {

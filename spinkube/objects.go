@@ -5,7 +5,9 @@
 package spinkube
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
@@ -245,13 +247,38 @@ func (s Settings) usesRuntimeConfig(rev spinport.Revision) bool {
 	return rev.KV || s.BlockPrivateNetworks
 }
 
-// SpinAppObject is the app at a revision.
-func (s Settings) SpinAppObject(app spinport.App, rev spinport.Revision, image string) []byte {
+// PullSecretName is the Secret holding a registry's pull credentials: a
+// digest of the host keeps it a valid, collision-free name.
+func PullSecretName(registry string) string {
+	sum := sha256.Sum256([]byte(registry))
+	return "pull-" + hex.EncodeToString(sum[:8])
+}
+
+// PullSecretObject is a kubernetes.io/dockerconfigjson Secret, the form
+// kubelet reads imagePullSecrets in.
+func (s Settings) PullSecretObject(tenant, registry, username, password string) []byte {
+	var cfg jsonw.W
+	cfg.Object().Key("auths").Object().Key(registry).Object().Str("username", username).Str("password", password).
+		Str("auth", base64.StdEncoding.EncodeToString([]byte(username+":"+password))).End().End().End()
+	var w jsonw.W
+	w.Object()
+	meta(&w, "v1", "Secret", s.Namespace(tenant), PullSecretName(registry), LabelTenant, tenant)
+	w.Str("type", "kubernetes.io/dockerconfigjson").Key("data").Object().
+		Str(".dockerconfigjson", base64.StdEncoding.EncodeToString(cfg.Bytes())).End().End()
+	return w.Bytes()
+}
+
+// SpinAppObject is the app at a revision; pullRegistry, if set, is the
+// image's registry whose pull credentials the tenant registered.
+func (s Settings) SpinAppObject(app spinport.App, rev spinport.Revision, image, pullRegistry string) []byte {
 	var w jsonw.W
 	w.Object()
 	revNum := strconv.FormatInt(rev.Number, 10)
 	meta(&w, "core.spinkube.dev/v1alpha1", "SpinApp", s.Namespace(app.Tenant), app.Name, LabelTenant, app.Tenant, LabelApp, app.Name, LabelRevision, revNum)
 	w.Key("spec").Object().Str("executor", ExecutorName(app.Tenant)).Str("image", image)
+	if pullRegistry != "" {
+		w.Key("imagePullSecrets").Array().Object().Str("name", PullSecretName(pullRegistry)).End().End()
+	}
 	if rev.Scaling.Autoscale {
 		w.Flag("enableAutoscaling", true)
 	} else {

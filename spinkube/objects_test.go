@@ -19,7 +19,7 @@ func TestSpinAppObject(t *testing.T) {
 	app := spinport.App{Tenant: "acme", Name: "web"}
 	rev := spinport.Revision{Number: 7, Scaling: spinport.Scaling{Replicas: 3}, KV: true,
 		Variables: []spinport.Variable{{Name: "greeting", Value: "hi"}, {Name: "db_password", Secret: true}}}
-	obj := gjson.ParseBytes(testSettings.SpinAppObject(app, rev, "ghcr.io/acme/web@sha256:abc"))
+	obj := gjson.ParseBytes(testSettings.SpinAppObject(app, rev, "ghcr.io/acme/web@sha256:abc", ""))
 	checks := map[string]string{
 		"apiVersion":         "core.spinkube.dev/v1alpha1",
 		"metadata.namespace": "spinport-acme",
@@ -44,7 +44,7 @@ func TestSpinAppObject(t *testing.T) {
 	if obj.Get("spec.variables.1.value").Exists() {
 		t.Error("secret variable has a value in the SpinApp")
 	}
-	auto := gjson.ParseBytes(testSettings.SpinAppObject(app, spinport.Revision{Scaling: spinport.Scaling{Autoscale: true, MinReplicas: 1, MaxReplicas: 4}}, "x/y:z"))
+	auto := gjson.ParseBytes(testSettings.SpinAppObject(app, spinport.Revision{Scaling: spinport.Scaling{Autoscale: true, MinReplicas: 1, MaxReplicas: 4}}, "x/y:z", ""))
 	if !auto.Get("spec.enableAutoscaling").Bool() || auto.Get("spec.replicas").Exists() {
 		t.Errorf("autoscaling: %s", auto.Raw)
 	}
@@ -89,7 +89,7 @@ func TestExecutorNamesDifferPerTenant(t *testing.T) {
 func TestResourcesRequestsApartFromLimits(t *testing.T) {
 	s := testSettings
 	s.CPULimit, s.MemoryLimit, s.CPURequest, s.MemoryRequest = "500m", "256Mi", "50m", "64Mi"
-	obj := gjson.ParseBytes(s.SpinAppObject(spinport.App{Tenant: "acme", Name: "web"}, spinport.Revision{Scaling: spinport.Scaling{Replicas: 1}}, "x/y:z"))
+	obj := gjson.ParseBytes(s.SpinAppObject(spinport.App{Tenant: "acme", Name: "web"}, spinport.Revision{Scaling: spinport.Scaling{Replicas: 1}}, "x/y:z", ""))
 	for path, want := range map[string]string{"spec.resources.limits.cpu": "500m", "spec.resources.limits.memory": "256Mi",
 		"spec.resources.requests.cpu": "50m", "spec.resources.requests.memory": "64Mi"} {
 		if got := obj.Get(path).String(); got != want {
@@ -158,7 +158,7 @@ func TestBlockPrivateNetworks(t *testing.T) {
 	s := testSettings
 	s.BlockPrivateNetworks = true
 	app := spinport.App{Tenant: "acme", Name: "web"}
-	sa := gjson.ParseBytes(s.SpinAppObject(app, spinport.Revision{Scaling: spinport.Scaling{Replicas: 1}}, "x/y:z"))
+	sa := gjson.ParseBytes(s.SpinAppObject(app, spinport.Revision{Scaling: spinport.Scaling{Replicas: 1}}, "x/y:z", ""))
 	if sa.Get("spec.runtimeConfig.loadFromSecret").String() != "web-runtime-config" {
 		t.Errorf("an app without KV does not load the runtime config: %s", sa.Get("spec"))
 	}
@@ -174,7 +174,7 @@ func TestBlockPrivateNetworks(t *testing.T) {
 			t.Errorf("db 0 binds a KV store: %q", raw)
 		}
 	}
-	if sa := gjson.ParseBytes(testSettings.SpinAppObject(app, spinport.Revision{Scaling: spinport.Scaling{Replicas: 1}}, "x/y:z")); sa.Get("spec.runtimeConfig").Exists() {
+	if sa := gjson.ParseBytes(testSettings.SpinAppObject(app, spinport.Revision{Scaling: spinport.Scaling{Replicas: 1}}, "x/y:z", "")); sa.Get("spec.runtimeConfig").Exists() {
 		t.Error("without the setting an app without KV loads a runtime config")
 	}
 }
