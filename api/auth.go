@@ -50,6 +50,3 @@ func safeMethod(m string) bool {
 func (s *Server) bearer(tok string) (*Principal, error) { return s.svc().Bearer(tok) }
 
 func (s *Server) session(cookie string) (*Principal, error) { return s.svc().SessionPrincipal(cookie) }
-
-// randomHex returns n random bytes as hex.
-func (s *Server) randomHex(n int) (string, error) { return s.svc().RandomHex(n) }

@@ -105,9 +105,9 @@ func readAllBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	b, err := readLimited(r)
 	if err != nil {
-		return nil, badRequest("", "could not read the request body")
+		return nil, err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	return b, nil

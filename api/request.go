@@ -10,6 +10,16 @@ import (
 	"github.com/valyala/fastjson"
 )
 
+// readLimited reads at most maxBody+1 bytes of the body (one more than
+// allowed, so a caller can tell "too large" apart).
+func readLimited(r *http.Request) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, badRequest("", "could not read the request body")
+	}
+	return data, nil
+}
+
 // maxBody bounds request bodies: spinport's documents are small, and a
 // Spin instance has little memory to spare.
 const maxBody = 64 << 10
@@ -26,9 +36,9 @@ func readBody(r *http.Request, fields ...string) (body, error) {
 	if r.Body == nil {
 		return body{v: emptyObject()}, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	data, err := readLimited(r)
 	if err != nil {
-		return body{}, badRequest("", "could not read the request body")
+		return body{}, err
 	}
 	if len(data) > maxBody {
 		return body{}, &Problem{Status: http.StatusRequestEntityTooLarge, Title: "Request too large",

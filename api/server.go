@@ -120,8 +120,6 @@ func (s *Server) wrap(rt route) httprouter.Handle {
 	}
 }
 
-func (s *Server) now() int64 { return s.Now().Unix() }
-
 // svc is the use cases on this request's dependencies; without a cluster
 // the deployer is control.RecordOnly.
 func (s *Server) svc() *control.Service {
