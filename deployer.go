@@ -14,6 +14,10 @@ type Deployer interface {
 	// namespace (a dockerconfigjson Secret); they never touch the KV store.
 	SetPullSecret(tenant, registry, username, password string) error
 	DeletePullSecret(tenant, registry string) error
+	// SetTenantRedis stores the URL of the tenant's own Redis in its
+	// namespace; it never touches the KV store.
+	SetTenantRedis(tenant, url string) error
+	DeleteTenantRedis(tenant string) error
 	// SetSecret stores a secret variable's value in the app's Secret; the
 	// value never touches the KV store.
 	SetSecret(tenant, app, name, value string) error
@@ -26,12 +30,20 @@ type Deployer interface {
 
 // ApplyWith is what an apply needs besides the records.
 type ApplyWith struct {
-	// KVDB is the Redis database reserved for the tenant's app KV stores
-	// when the revision binds one (0: none).
-	KVDB int64
+	// KV is where the app's KV store lives when the revision binds one
+	// (nil: it binds none).
+	KV *KVStore
 	// PullRegistry is the image's registry when the tenant registered pull
 	// credentials for it: the SpinApp references them.
 	PullRegistry string
+}
+
+// KVStore is the Redis database an app's KV store "default" uses.
+type KVStore struct {
+	// Own: the tenant's own Redis (its URL is in the tenant's namespace);
+	// otherwise the installation's app Redis.
+	Own bool
+	DB  int64
 }
 
 // Status is the cluster's view of an app.

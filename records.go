@@ -177,6 +177,26 @@ type Session struct {
 	ExpiresAt int64
 }
 
+// TenantRedis records that an installation admin gave a tenant a Redis of
+// its own for its apps' KV stores. The URL (with its password) is only in
+// the tenant's Kubernetes Secret; each KV-bound app of the tenant gets a
+// database of its own on it (docs/tenancy.md).
+type TenantRedis struct {
+	Databases int64 // how many databases it has: at most that many KV-bound apps
+	UpdatedAt int64
+	UpdatedBy string
+}
+
+// MaxRedisDatabases bounds TenantRedis.Databases: Azure Cache for Redis
+// offers at most 64 (Premium P5), a self-run Redis 16 unless configured.
+const MaxRedisDatabases = 64
+
+// AppDatabase is a database of a tenant's own Redis and the app holding it.
+type AppDatabase struct {
+	DB  int64
+	App string
+}
+
 // RegistryCredential records that a tenant registered pull credentials for
 // a registry. The password is only in the tenant's Kubernetes Secret.
 type RegistryCredential struct {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,10 +24,11 @@ const testAdminToken = "test-admin-token-0123456789"
 // recordingDeployer stands in for Kubernetes in API unit tests; the real
 // one is tested against a real API server in the integration tests.
 type recordingDeployer struct {
-	mu      sync.Mutex
-	applied []string
-	secrets map[string]string
-	fail    error
+	mu       sync.Mutex
+	applied  []string
+	secrets  map[string]string
+	redisURL string
+	fail     error
 }
 
 func (d *recordingDeployer) record(s string) error {
@@ -44,6 +46,13 @@ func (d *recordingDeployer) Apply(t spinport.Tenant, a spinport.App, r spinport.
 	pull := ""
 	if with.PullRegistry != "" {
 		pull = " pull " + with.PullRegistry
+	}
+	if with.KV != nil {
+		where := " kv shared "
+		if with.KV.Own {
+			where = " kv own "
+		}
+		pull += where + strconv.FormatInt(with.KV.DB, 10)
 	}
 	return d.record("apply " + a.Tenant + "/" + a.Name + " " + r.Image + pull)
 }
@@ -73,6 +82,13 @@ func (d *recordingDeployer) SetPullSecret(t, registry, user, password string) er
 }
 func (d *recordingDeployer) DeletePullSecret(t, registry string) error {
 	return d.record("delete pull secret " + t + "/" + registry)
+}
+func (d *recordingDeployer) SetTenantRedis(t, url string) error {
+	d.redisURL = url // kept to show the test it reached the deployer, not KV
+	return d.record("tenant redis " + t)
+}
+func (d *recordingDeployer) DeleteTenantRedis(t string) error {
+	return d.record("delete tenant redis " + t)
 }
 func (d *recordingDeployer) DeleteSecret(t, a, n string) error {
 	return d.record("delete secret " + t + "/" + a + "/" + n)

@@ -120,6 +120,23 @@ func writeRegistry(w *jsonw.W, c spinport.RegistryCredential) {
 	w.Object().Str("registry", c.Registry).Str("username", c.Username).Str("updatedAt", rfc3339(c.UpdatedAt)).Str("updatedBy", c.UpdatedBy).End()
 }
 
+// writeTenantRedis never writes the URL: it is only in Kubernetes.
+func writeTenantRedis(w *jsonw.W, v control.TenantRedisView) {
+	w.Object().Str("mode", v.Mode)
+	if v.Own != nil {
+		w.Num("databases", v.Own.Databases).Str("updatedAt", rfc3339(v.Own.UpdatedAt)).Str("updatedBy", v.Own.UpdatedBy)
+		w.Key("apps").Array()
+		for _, a := range v.Apps {
+			w.Object().Str("app", a.App).Num("database", a.DB).End()
+		}
+		w.End()
+	}
+	if v.Mode == "shared" && v.Shared > 0 {
+		w.Num("database", v.Shared)
+	}
+	w.End()
+}
+
 func writeAudit(w *jsonw.W, e spinport.AuditEvent) {
 	w.Object().Num("seq", e.Seq).Str("time", rfc3339(e.Time)).Str("actor", e.Actor).Str("action", e.Action).
 		Str("target", e.Target).Str("outcome", e.Outcome).OptStr("detail", e.Detail).End()

@@ -72,6 +72,9 @@ func TestEveryEndpointByRoleAndTenant(t *testing.T) {
 		{"PUT", T + "/registries/myacr.azurecr.io", `{"username":"u","password":"p"}`, "owner", false},
 		{"DELETE", T + "/registries/ghcr.io", "", "owner", false},
 		{"GET", T + "/audit", "", "viewer", false},
+		{"GET", T + "/redis", "", "viewer", false},
+		{"PUT", T + "/redis", `{"url":"redis://cache:6379"}`, "admin", false},
+		{"DELETE", T + "/redis", "", "admin", false},
 	}
 	// Every route under /tenants/:tenant must be in the table above
 	// (token revocation has its own test: its path holds a random id).
@@ -137,7 +140,7 @@ func pathMatches(pattern, path string) bool {
 }
 
 func rankOf(role string) int {
-	return map[string]int{"viewer": 1, "deployer": 2, "owner": 3}[role]
+	return map[string]int{"viewer": 1, "deployer": 2, "owner": 3, "admin": 4}[role] // admin: installation admins only
 }
 
 func TestTokenRevokeAcrossTenants(t *testing.T) {

@@ -68,6 +68,9 @@ var routes = []route{
 	{"GET", "/api/v1/tenants/:tenant/registries", listRegistries, true, nil, nil},
 	{"PUT", "/api/v1/tenants/:tenant/registries/:registry", setRegistry, true, nil, nil},
 	{"DELETE", "/api/v1/tenants/:tenant/registries/:registry", deleteRegistry, true, nil, nil},
+	{"GET", "/api/v1/tenants/:tenant/redis", getTenantRedis, true, nil, nil},
+	{"PUT", "/api/v1/tenants/:tenant/redis", setTenantRedis, true, nil, nil},
+	{"DELETE", "/api/v1/tenants/:tenant/redis", deleteTenantRedis, true, nil, nil},
 
 	{"GET", "/api/v1/tenants/:tenant/audit", listAudit, true, nil, nil},
 }

@@ -106,7 +106,7 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 // A failure marks the revision failed with the reason and is returned, so
 // the client learns the deploy did not happen; retrying repairs it.
 func (s *Service) apply(t spinport.Tenant, app spinport.App, rev spinport.Revision) (spinport.Revision, error) {
-	with, err := s.applyWith(t, rev)
+	with, err := s.applyWith(t, app, rev)
 	if err == nil {
 		err = s.Deployer.Apply(t, app, rev, with)
 	}
@@ -129,10 +129,10 @@ func (s *Service) apply(t spinport.Tenant, app spinport.App, rev spinport.Revisi
 
 // applyWith decides what an apply needs besides the records: the KV
 // binding and the pull credentials for the image's registry, if any.
-func (s *Service) applyWith(t spinport.Tenant, rev spinport.Revision) (spinport.ApplyWith, error) {
+func (s *Service) applyWith(t spinport.Tenant, app spinport.App, rev spinport.Revision) (spinport.ApplyWith, error) {
 	var with spinport.ApplyWith
 	var err error
-	if with.KVDB, err = s.appKV(t, rev); err != nil {
+	if with.KV, err = s.appKV(t, app, rev); err != nil {
 		return with, err
 	}
 	if im, perr := spinport.ParseImage(rev.Image); perr == nil && s.hasCluster() {
@@ -145,26 +145,43 @@ func (s *Service) applyWith(t spinport.Tenant, rev spinport.Revision) (spinport.
 	return with, nil
 }
 
-// appKV reserves the tenant's Redis database when the revision binds an
-// app KV store (allocated on first use and never reused, docs/tenancy.md).
-func (s *Service) appKV(t spinport.Tenant, rev spinport.Revision) (int64, error) {
+// appKV decides where the app's KV store lives when the revision binds
+// one: a database of its own on the tenant's own Redis, or the tenant's
+// database on the installation's app Redis (docs/tenancy.md). Databases are
+// allocated on first use.
+func (s *Service) appKV(t spinport.Tenant, app spinport.App, rev spinport.Revision) (*spinport.KVStore, error) {
 	if !rev.KV || !s.hasCluster() {
-		return 0, nil
+		return nil, nil
+	}
+	own, err := s.DB.GetTenantRedis(t.Slug)
+	if err == nil {
+		n, err := s.DB.AppRedisDB(t.Slug, app.Name, own.Databases)
+		if errors.Is(err, kv.ErrNoDatabase) {
+			return nil, &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
+				Detail: "the tenant's Redis has " + strconv.FormatInt(own.Databases, 10) + " databases, one per KV-bound app, and other apps hold them all; unset kv on the app, or ask an admin to set a Redis with more databases (PUT /api/v1/tenants/" + t.Slug + "/redis)"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &spinport.KVStore{Own: true, DB: n}, nil
+	}
+	if !errors.Is(err, kv.ErrNotFound) {
+		return nil, err
 	}
 	if !s.Config.AppKV {
-		return 0, &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
-			Detail: "this app binds a KV store but the installation has no app_redis_url; unset kv on the app or ask an admin to configure it"}
+		return nil, &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
+			Detail: "this app binds a KV store but the installation has no app_redis_url and the tenant no Redis of its own; unset kv on the app or ask an admin to give the tenant a Redis (PUT /api/v1/tenants/" + t.Slug + "/redis)"}
 	}
 	n, err := s.DB.TenantRedisDB(t.Slug)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if max := s.Config.AppRedisDBs; max > 0 && n >= max {
-		return 0, &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
+		return nil, &spinport.Error{Kind: spinport.Refused, Title: "KV store not available",
 			Detail: "the installation's app Redis has no free database for this tenant (" + strconv.FormatInt(max, 10) +
-				" databases, one per tenant); unset kv on the app or ask an admin for a Redis with more databases"}
+				" databases, one per tenant, index 0 unused); unset kv on the app, or ask an admin to give the tenant a Redis of its own (PUT /api/v1/tenants/" + t.Slug + "/redis)"}
 	}
-	return n, nil
+	return &spinport.KVStore{DB: n}, nil
 }
 
 // redeploy makes a config revision when a deployed app's settings change,

@@ -26,6 +26,11 @@ func (RecordOnly) SetPullSecret(tenant, registry, username, password string) err
 		Detail: "pull credentials are stored in Kubernetes and no cluster is configured (set kube_api_url and kube_token)"}
 }
 func (RecordOnly) DeletePullSecret(tenant, registry string) error { return nil }
+func (RecordOnly) SetTenantRedis(tenant, url string) error {
+	return &spinport.Error{Kind: spinport.Unavailable,
+		Detail: "a tenant's Redis URL is stored in Kubernetes and no cluster is configured (set kube_api_url and kube_token)"}
+}
+func (RecordOnly) DeleteTenantRedis(tenant string) error { return nil }
 func (RecordOnly) Status(spinport.App) (spinport.Status, error) {
 	return spinport.Status{}, spinport.ErrNoCluster
 }

@@ -318,7 +318,7 @@ func (c *Client) check(o op, kind, namespace, name string, needName bool) (*kind
 		}
 		return refuse("kind " + kind + " is not one spinport may touch")
 	}
-	if k.ops&o == 0 {
+	if !k.allows(o, name) {
 		return refuse("spinport may only " + k.opsString() + " " + kind + " objects")
 	}
 	if needName {

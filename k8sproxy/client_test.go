@@ -830,6 +830,10 @@ func TestKindsGrantOnlyWhatSpinportCalls(t *testing.T) {
 		}
 		panic(o)
 	}
+	// The one Secret spinport reads back, by its name only.
+	if _, err := newTestClient(t, &fakeDoer{}).Get("Secret", "tenant-a", TenantRedisSecret); IsPolicy(err) {
+		t.Errorf("get Secret %s: %v, want it allowed", TenantRedisSecret, err)
+	}
 	all := []string{"Namespace", "ResourceQuota", "Secret", "Pod", "Deployment", "Ingress", "Certificate", "SpinApp",
 		"SpinAppExecutor", "HorizontalPodAutoscaler", "NetworkPolicy", "Event", "ConfigMap", "ServiceAccount", "ReplicaSet"}
 	for _, kind := range all {

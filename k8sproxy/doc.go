@@ -30,7 +30,7 @@
 //	kind                     apiVersion                  operations
 //	Namespace                v1                          apply get list delete (cluster-scoped)
 //	ResourceQuota            v1                          apply
-//	Secret                   v1                          apply delete (never read back)
+//	Secret                   v1                          apply delete; get only spinport-tenant-redis
 //	SpinApp                  core.spinkube.dev/v1alpha1  apply get delete
 //	SpinAppExecutor          core.spinkube.dev/v1alpha1  apply
 //	Ingress                  networking.k8s.io/v1        apply delete
@@ -42,8 +42,9 @@
 //
 // These are exactly the operations spinport's code performs (least
 // privilege; a test pins the table). Every other kind, and every other
-// operation on these kinds (Secret get or list, Pod apply or delete, for
-// instance), is refused. spinport only works in namespaces labelled
+// operation on these kinds (Secret list, get of any Secret but the one
+// holding a tenant's own Redis URL, Pod apply or delete, for instance), is
+// refused. spinport only works in namespaces labelled
 // app.kubernetes.io/managed-by=spinport:
 //
 //   - An applied object must carry that label itself.
@@ -74,6 +75,8 @@
 //	""                 namespaces                    get list create patch delete
 //	""                 resourcequotas                create patch
 //	""                 secrets                       create patch delete
+//	""                 secrets (resourceNames:       get
+//	                   spinport-tenant-redis)
 //	""                 pods                          list
 //	""                 pods/log                      get
 //	apps               deployments                   get
@@ -86,7 +89,8 @@
 // rbac.yaml in this directory has it as a ClusterRole and ClusterRoleBinding
 // (a test keeps it in step with the table in kinds.go, and the integration
 // test runs the whole flow with a token of a service account bound to it).
-// The service account cannot read Secrets, but it can create and patch them
+// The service account can read no Secret but those named
+// spinport-tenant-redis, but it can create and patch them
 // in every namespace, so its token must still be guarded like a powerful
 // credential (deploy/admission-policy.yaml narrows its writes further).
 package k8sproxy

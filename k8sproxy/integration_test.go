@@ -223,7 +223,11 @@ func TestIntegrationCluster(t *testing.T) {
 func serviceAccountToken(t *testing.T, k *testCluster, ns, roleName string) string {
 	var rules []obj
 	for _, r := range rbacRuleList() {
-		rules = append(rules, obj{"apiGroups": []string{r.Group}, "resources": []string{r.Resource}, "verbs": r.Verbs})
+		rule := obj{"apiGroups": []string{r.Group}, "resources": []string{r.Resource}, "verbs": r.Verbs}
+		if r.Names != nil {
+			rule["resourceNames"] = r.Names
+		}
+		rules = append(rules, rule)
 	}
 	k.mustRaw(t, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", "application/json", mustJSON(obj{
 		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",

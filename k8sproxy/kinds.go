@@ -41,7 +41,15 @@ type kindInfo struct {
 	resource   string // plural, lower case: "spinapps"
 	namespaced bool
 	ops        op
+	// getNames may be read (get) even though ops lacks opGet: RBAC's
+	// resourceNames grants exactly these names in any namespace.
+	getNames []string
 }
+
+// TenantRedisSecret is the one Secret spinport reads back: the URL of a
+// tenant's own Redis, which goes into each KV-bound app's runtime config
+// and is kept nowhere else (docs/tenancy.md).
+const TenantRedisSecret = "spinport-tenant-redis"
 
 // kinds is the whole allow-list. Anything not in it is refused before a
 // request leaves. Keep rbac.yaml in step (TestRBACYAMLMatchesKinds checks).
@@ -54,8 +62,9 @@ var kinds = []kindInfo{
 	// get: the managed-by check; list: the health check; apply/delete: tenants.
 	{kind: "Namespace", version: "v1", resource: "namespaces", namespaced: false, ops: opGet | opList | opApply | opDelete},
 	{kind: "ResourceQuota", version: "v1", resource: "resourcequotas", namespaced: true, ops: opApply},
-	// Secrets are written, never read back: no get/list on Secrets at all.
-	{kind: "Secret", version: "v1", resource: "secrets", namespaced: true, ops: opApply | opDelete},
+	// Secrets are written, never read back (no get/list on Secrets), but
+	// for the tenant's Redis URL, readable by its name only.
+	{kind: "Secret", version: "v1", resource: "secrets", namespaced: true, ops: opApply | opDelete, getNames: []string{TenantRedisSecret}},
 	{kind: "Pod", version: "v1", resource: "pods", namespaced: true, ops: opList | opLogs},
 	{kind: "Deployment", group: "apps", version: "v1", resource: "deployments", namespaced: true, ops: opGet},
 	{kind: "Ingress", group: "networking.k8s.io", version: "v1", resource: "ingresses", namespaced: true, ops: opApply | opDelete},
@@ -65,6 +74,21 @@ var kinds = []kindInfo{
 	{kind: "HorizontalPodAutoscaler", group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers", namespaced: true, ops: opApply | opDelete},
 	// The tenant's network policy; removed with the namespace.
 	{kind: "NetworkPolicy", group: "networking.k8s.io", version: "v1", resource: "networkpolicies", namespaced: true, ops: opApply},
+}
+
+// allows reports whether the policy lets o run on the kind's object name.
+func (k *kindInfo) allows(o op, name string) bool {
+	if k.ops&o != 0 {
+		return true
+	}
+	if o == opGet {
+		for _, n := range k.getNames {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func lookupKind(kind string) (*kindInfo, bool) {

@@ -161,6 +161,7 @@ func TestTransportErrorsAreUnavailable(t *testing.T) {
 // rbacRule is one ClusterRole rule.
 type rbacRule struct {
 	Group, Resource string
+	Names           []string // resourceNames; nil: any name
 	Verbs           []string
 }
 
@@ -183,9 +184,12 @@ func rbacRuleList() []rbacRule {
 		if k.ops&opDelete != 0 {
 			verbs = append(verbs, "delete")
 		}
-		rules = append(rules, rbacRule{k.group, k.resource, verbs})
+		rules = append(rules, rbacRule{k.group, k.resource, nil, verbs})
 		if k.ops&opLogs != 0 {
-			rules = append(rules, rbacRule{k.group, k.resource + "/log", []string{"get"}})
+			rules = append(rules, rbacRule{k.group, k.resource + "/log", nil, []string{"get"}})
+		}
+		if len(k.getNames) > 0 {
+			rules = append(rules, rbacRule{k.group, k.resource, k.getNames, []string{"get"}})
 		}
 	}
 	return rules
@@ -198,6 +202,9 @@ func rbacRules() string {
 	for _, r := range rbacRuleList() {
 		b.WriteString("  - apiGroups: [\"" + r.Group + "\"]\n")
 		b.WriteString("    resources: [\"" + r.Resource + "\"]\n")
+		if r.Names != nil {
+			b.WriteString("    resourceNames: [\"" + strings.Join(r.Names, "\", \"") + "\"]\n")
+		}
 		b.WriteString("    verbs: [\"" + strings.Join(r.Verbs, "\", \"") + "\"]\n")
 	}
 	return b.String()

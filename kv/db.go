@@ -165,6 +165,9 @@ func (db DB) DeleteTenant(slug string) error {
 	if err := db.audit(slug).DeleteAll(); err != nil {
 		return err
 	}
+	if err := db.DeleteTenantRedis(slug); err != nil {
+		return err
+	}
 	// The tenant's Redis database index is not reused: a new tenant with
 	// the same slug must not inherit the old one's data (docs/tenancy.md).
 	for _, k := range []string{appCountKey(slug), replicaCountKey(slug), redisDBKey(slug), membersPrefix(slug) + "/seq", tokensPrefix(slug) + "/seq", appsPrefix(slug) + "/seq", registriesPrefix(slug) + "/seq"} {
@@ -728,6 +731,23 @@ func (db DB) Ping(now int64) error {
 		return errors.New("kv: health key read back garbage")
 	}
 	return nil
+}
+
+// SharedRedisDB is the tenant's database on the shared app Redis, 0 when
+// none is allocated yet.
+func (db DB) SharedRedisDB(tenant string) (int64, error) {
+	b, err := db.B.Get(redisDBKey(tenant))
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, ok := parseInt(b)
+	if !ok {
+		return 0, ErrCorrupt
+	}
+	return n, nil
 }
 
 // TenantRedisDB returns the Redis database index reserved for a tenant's

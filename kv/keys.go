@@ -1,5 +1,7 @@
 package kv
 
+import "strconv"
+
 // Every key spinport writes starts with "sp/" (Spin's Redis provider shares
 // one keyspace per database). Names are DNS-1123 labels, host names or hex
 // digests, so they never contain "/". docs/kv-schema.md lists them all.
@@ -28,6 +30,14 @@ func identityKey(issuer, subject string) string {
 func userTenantsPrefix(id string) string { return root + "user/" + id + "/tenants" }
 func tokenRefKey(id string) string       { return root + "tokenref/" + id }
 func redisDBKey(tenant string) string    { return root + "redisdb/tenant/" + tenant }
+
+// A tenant's own Redis (kv/tenantredis.go): the record, one claim per
+// database naming its app, and each app's database.
+func tenantRedisKey(t string) string { return tenantPrefix(t) + "/redis" }
+func redisSlotKey(t string, db int64) string {
+	return tenantPrefix(t) + "/redis/db/" + strconv.FormatInt(db, 10)
+}
+func appRedisDBKey(t, app string) string { return tenantPrefix(t) + "/redis/app/" + app }
 func domainKey(host string) string       { return root + "domain/" + host }
 func sessionKey(hash string) string      { return root + "session/" + hash }
 func idempotencyKey(scope string) string { return root + "idem/" + digestHex(scope) }

@@ -1,6 +1,7 @@
 package spinkube
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -83,7 +84,6 @@ func (d *Deployer) DeleteTenant(slug string) error {
 // Secret, the SpinApp, then Ingress and Certificate. Every step is a
 // server-side apply, so running it again converges.
 func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revision, with spinport.ApplyWith) error {
-	kvDB := with.KVDB
 	if err := d.ApplyTenant(t); err != nil {
 		return err
 	}
@@ -91,11 +91,19 @@ func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revis
 	// previous revision mount it until the rollout replaces them, and a
 	// pod whose Secret is gone never starts (CreateContainerConfigError).
 	// DeleteApp removes it.
-	if !rev.KV {
-		kvDB = 0
+	kvURL := ""
+	if rev.KV && with.KV != nil {
+		base := d.S.AppRedisURL
+		if with.KV.Own {
+			var err error
+			if base, err = d.tenantRedisURL(app.Tenant); err != nil {
+				return err
+			}
+		}
+		kvURL = RedisDatabaseURL(base, with.KV.DB)
 	}
-	if kvDB > 0 || d.S.BlockPrivateNetworks {
-		if _, err := d.K.Apply(d.S.RuntimeConfigSecret(app.Tenant, app.Name, kvDB)); err != nil {
+	if kvURL != "" || d.S.BlockPrivateNetworks {
+		if _, err := d.K.Apply(d.S.RuntimeConfigSecret(app.Tenant, app.Name, kvURL)); err != nil {
 			return problem("runtime config", err)
 		}
 	}
@@ -179,6 +187,41 @@ func (d *Deployer) SetPullSecret(tenant, registry, username, password string) er
 		return problem("pull secret", err)
 	}
 	return nil
+}
+
+// SetTenantRedis stores the URL of the tenant's own Redis in its namespace.
+func (d *Deployer) SetTenantRedis(tenant, url string) error {
+	_, err := d.K.Apply(d.S.TenantRedisObject(tenant, url))
+	return problem("tenant Redis", err)
+}
+
+// DeleteTenantRedis removes it; apps keep the URL in their runtime
+// configs until their next deploy moves them.
+func (d *Deployer) DeleteTenantRedis(tenant string) error {
+	err := d.K.Delete("Secret", d.S.Namespace(tenant), TenantRedisSecret, "Background")
+	if err != nil && !k8sproxy.IsNotFound(err) {
+		return problem("tenant Redis", err)
+	}
+	return nil
+}
+
+// tenantRedisURL reads the tenant's Redis URL back from its Secret: the
+// one Secret spinport reads, since the URL is kept nowhere else.
+func (d *Deployer) tenantRedisURL(tenant string) (string, error) {
+	b, err := d.K.Get("Secret", d.S.Namespace(tenant), TenantRedisSecret)
+	if k8sproxy.IsNotFound(err) {
+		return "", &spinport.Error{Kind: spinport.Refused, Title: "Tenant Redis missing",
+			Detail: "the tenant has its own Redis but the Secret " + TenantRedisSecret + " is gone from its namespace; an installation admin sets it again (PUT /api/v1/tenants/" + tenant + "/redis)"}
+	}
+	if err != nil {
+		return "", problem("tenant Redis", err)
+	}
+	url, derr := base64.StdEncoding.DecodeString(gjson.GetBytes(b, "data.url").String())
+	if derr != nil || len(url) == 0 {
+		return "", &spinport.Error{Kind: spinport.Refused, Title: "Tenant Redis unreadable",
+			Detail: "the Secret " + TenantRedisSecret + " of the tenant's namespace holds no url; an installation admin sets it again (PUT /api/v1/tenants/" + tenant + "/redis)"}
+	}
+	return string(url), nil
 }
 
 // DeletePullSecret removes a registry's pull credentials.

@@ -5,7 +5,9 @@ package spinkube
 // Deployer against a stand-in API server (net/http: native Go only).
 
 import (
+	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spinport/spinport"
+	"github.com/tidwall/gjson"
 
 	"github.com/spinport/spinport/k8sproxy"
 )
@@ -215,5 +218,60 @@ func TestKVOffKeepsTheRuntimeConfigSecret(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(deletes, " "), "/secrets/web-runtime-config") {
 		t.Errorf("deleting the app left the runtime-config Secret: %v", deletes)
+	}
+}
+
+// A tenant with its own Redis: the app's runtime config carries the URL
+// read back from the tenant's Secret with the app's database; a missing
+// Secret is a refusal that says how to fix it, not a deploy without KV.
+func TestApplyWithTheTenantsOwnRedis(t *testing.T) {
+	secret := `{"metadata":{"labels":{"app.kubernetes.io/managed-by":"spinport"}},"data":{"url":"` +
+		base64.StdEncoding.EncodeToString([]byte("rediss://:own@tenant-cache:6380")) + `"}}`
+	var applied [][]byte
+	missing := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == "PATCH" {
+			b, _ := io.ReadAll(r.Body)
+			applied = append(applied, b)
+		}
+		if r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/secrets/"+TenantRedisSecret) {
+			if missing {
+				w.WriteHeader(404)
+				w.Write([]byte(`{"kind":"Status","reason":"NotFound","code":404}`))
+				return
+			}
+			w.Write([]byte(secret))
+			return
+		}
+		w.Write([]byte(`{"metadata":{"labels":{"app.kubernetes.io/managed-by":"spinport"}}}`))
+	}))
+	defer srv.Close()
+	k, err := k8sproxy.New(srv.URL, "token", srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Deployer{K: k, S: testSettings}
+	app := spinport.App{Tenant: "acme", Name: "web"}
+	rev := spinport.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}, KV: true}
+	ten := spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}
+	if err := d.Apply(ten, app, rev, spinport.ApplyWith{KV: &spinport.KVStore{Own: true, DB: 4}}); err != nil {
+		t.Fatal(err)
+	}
+	var toml string
+	for _, b := range applied {
+		if gjson.GetBytes(b, "metadata.name").String() == "web-runtime-config" {
+			raw, _ := base64.StdEncoding.DecodeString(gjson.GetBytes(b, `data.runtime-config\.toml`).String())
+			toml = string(raw)
+		}
+	}
+	if !strings.Contains(toml, `url = "rediss://:own@tenant-cache:6380/4"`) || strings.Contains(toml, "redis:6379") {
+		t.Errorf("runtime config %q: want the tenant's Redis, database 4", toml)
+	}
+	missing = true
+	err = d.Apply(ten, app, rev, spinport.ApplyWith{KV: &spinport.KVStore{Own: true, DB: 4}})
+	var se *spinport.Error
+	if !errors.As(err, &se) || se.Kind != spinport.Refused || !strings.Contains(se.Detail, "PUT /api/v1/tenants/acme/redis") {
+		t.Errorf("missing Secret: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spinport/spinport"
 
 	"github.com/spinport/spinport/jsonw"
+	"github.com/spinport/spinport/k8sproxy"
 )
 
 // Labels on everything spinport creates. k8sproxy refuses objects and
@@ -224,22 +225,63 @@ func (s Settings) secretObject(tenant, app, name string, values map[string]strin
 	return w.Bytes()
 }
 
-// RuntimeConfigSecret points the app's KV store "default" at the tenant's
-// Redis database. Spin's Redis provider ignores the store name, so the
-// isolation is the database index: one per tenant (apps of one tenant
-// share it). Redis has 16 databases by default; see docs/tenancy.md.
+// RuntimeConfigSecret points the app's KV store "default" at kvURL (a
+// Redis URL with its database, "" for no KV store). Spin's Redis provider
+// ignores the store name, so the isolation is the database: one per tenant
+// on the shared app Redis, one per app on a tenant's own (docs/tenancy.md).
 //
-// db 0 binds no KV store; with BlockPrivateNetworks the config also keeps
-// the app's outbound connections off private networks.
-func (s Settings) RuntimeConfigSecret(tenant, app string, db int64) []byte {
+// With BlockPrivateNetworks the config also keeps the app's outbound
+// connections off private networks.
+func (s Settings) RuntimeConfigSecret(tenant, app, kvURL string) []byte {
 	toml := ""
-	if db > 0 {
-		toml = "[key_value_store.default]\ntype = \"redis\"\nurl = \"" + s.AppRedisURL + "/" + strconv.FormatInt(db, 10) + "\"\n"
+	if kvURL != "" {
+		toml = "[key_value_store.default]\ntype = \"redis\"\nurl = " + tomlString(kvURL) + "\n"
 	}
 	if s.BlockPrivateNetworks {
 		toml += "[outbound_networking]\nblock_networks = [\"private\"]\n"
 	}
 	return s.secretObject(tenant, app, runtimeConfigName(app), map[string]string{"runtime-config.toml": toml})
+}
+
+// RedisDatabaseURL selects database db of the Redis at base (the redis
+// crate Spin uses reads the database from the URL's path).
+func RedisDatabaseURL(base string, db int64) string {
+	return strings.TrimSuffix(base, "/") + "/" + strconv.FormatInt(db, 10)
+}
+
+// tomlString quotes s as a TOML basic string (a password may hold '"' or '\\').
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			b.WriteString(`\u00`)
+			b.WriteByte("0123456789abcdef"[c>>4])
+			b.WriteByte("0123456789abcdef"[c&15])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// TenantRedisSecret holds the URL of a tenant's own Redis in its namespace:
+// the only copy. It is the one Secret spinport may read back (k8sproxy's
+// policy and RBAC grant get on this name only).
+const TenantRedisSecret = k8sproxy.TenantRedisSecret
+
+// TenantRedisObject is the tenant's Redis URL Secret.
+func (s Settings) TenantRedisObject(tenant, url string) []byte {
+	var w jsonw.W
+	w.Object()
+	meta(&w, "v1", "Secret", s.Namespace(tenant), TenantRedisSecret, LabelTenant, tenant)
+	w.Str("type", "Opaque").Key("data").Object().Str("url", base64.StdEncoding.EncodeToString([]byte(url))).End().End()
+	return w.Bytes()
 }
 
 // usesRuntimeConfig reports whether the app at rev loads a runtime config.

@@ -67,7 +67,7 @@ func TestIngressAndCertificate(t *testing.T) {
 }
 
 func TestRuntimeConfigAndQuota(t *testing.T) {
-	sec := gjson.ParseBytes(testSettings.RuntimeConfigSecret("acme", "web", 3))
+	sec := gjson.ParseBytes(testSettings.RuntimeConfigSecret("acme", "web", RedisDatabaseURL(testSettings.AppRedisURL, 3)))
 	// "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://:pw@redis:6379/3\"\n" in base64
 	if sec.Get(`data.runtime-config\.toml`).String() != "W2tleV92YWx1ZV9zdG9yZS5kZWZhdWx0XQp0eXBlID0gInJlZGlzIgp1cmwgPSAicmVkaXM6Ly86cHdAcmVkaXM6NjM3OS8zIgo=" {
 		t.Errorf("runtime config: %s", sec.Raw)
@@ -163,7 +163,11 @@ func TestBlockPrivateNetworks(t *testing.T) {
 		t.Errorf("an app without KV does not load the runtime config: %s", sa.Get("spec"))
 	}
 	for db, want := range map[int64][]string{0: {"block_networks = [\"private\"]"}, 3: {"redis:6379/3", "block_networks = [\"private\"]"}} {
-		sec := gjson.ParseBytes(s.RuntimeConfigSecret("acme", "web", db))
+		kvURL := ""
+		if db > 0 {
+			kvURL = RedisDatabaseURL(s.AppRedisURL, db)
+		}
+		sec := gjson.ParseBytes(s.RuntimeConfigSecret("acme", "web", kvURL))
 		raw, _ := base64.StdEncoding.DecodeString(sec.Get(`data.runtime-config\.toml`).String())
 		for _, w := range want {
 			if !strings.Contains(string(raw), w) {
@@ -176,5 +180,24 @@ func TestBlockPrivateNetworks(t *testing.T) {
 	}
 	if sa := gjson.ParseBytes(testSettings.SpinAppObject(app, spinport.Revision{Scaling: spinport.Scaling{Replicas: 1}}, "x/y:z", "")); sa.Get("spec.runtimeConfig").Exists() {
 		t.Error("without the setting an app without KV loads a runtime config")
+	}
+}
+
+// A password may hold characters TOML must escape; the URL reaches Spin
+// intact, and the database is the URL's path.
+func TestRuntimeConfigQuotesTheURL(t *testing.T) {
+	u := RedisDatabaseURL(`rediss://:p"a\ss@cache.example:6380/`, 0)
+	if u != `rediss://:p"a\ss@cache.example:6380/0` {
+		t.Fatalf("RedisDatabaseURL = %q", u)
+	}
+	sec := gjson.ParseBytes(testSettings.RuntimeConfigSecret("acme", "web", u))
+	raw, _ := base64.StdEncoding.DecodeString(sec.Get(`data.runtime-config\.toml`).String())
+	if !strings.Contains(string(raw), `url = "rediss://:p\"a\\ss@cache.example:6380/0"`) {
+		t.Errorf("runtime config %q", raw)
+	}
+	tr := gjson.ParseBytes(testSettings.TenantRedisObject("acme", "rediss://:pw@cache:6380"))
+	if tr.Get("metadata.name").String() != TenantRedisSecret || tr.Get("metadata.namespace").String() != "spinport-acme" ||
+		tr.Get("data.url").String() != base64.StdEncoding.EncodeToString([]byte("rediss://:pw@cache:6380")) {
+		t.Errorf("tenant Redis Secret: %s", tr.Raw)
 	}
 }

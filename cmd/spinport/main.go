@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	spinhttp "github.com/fermyon/spin/sdk/go/v2/http"
+	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/api"
 	"github.com/spinport/spinport/k8sproxy"
 	"github.com/spinport/spinport/kv"
@@ -66,13 +68,17 @@ func newServer() (*api.Server, error) {
 		OIDC:              api.OIDCConfig{Issuer: v.get("oidc_issuer"), ClientID: v.get("oidc_client_id"), ClientSecret: v.get("oidc_client_secret")},
 		KVBackend:         v.get("kv_backend"),
 		AppKV:             v.get("app_redis_url") != "",
-		AppRedisDBs:       16,
 		Version:           versionString(),
 		BuildTime:         buildTime,
 	}
 	if v.err != nil {
 		return nil, v.err
 	}
+	dbs, err := strconv.ParseInt(v.get("app_redis_databases"), 10, 64)
+	if err != nil || dbs < 2 || dbs > spinport.MaxRedisDatabases {
+		return nil, fmt.Errorf("app_redis_databases must be a number from 2 to %d (how many databases the app Redis has), not %q", spinport.MaxRedisDatabases, v.get("app_redis_databases"))
+	}
+	cfg.AppRedisDBs = dbs
 	backend, err := openBackend(cfg.KVBackend, v.get("redis_url"))
 	if err != nil {
 		return nil, err
