@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/valyala/fastjson"
@@ -42,6 +43,11 @@ type Doer interface {
 // for one incoming request (which is what a Spin instance does anyway).
 // A Client is not safe for concurrent use.
 type Client struct {
+	// SelfNamespace is where spinport's own service account lives (""
+	// means DefaultSelfNamespace): the one unmanaged namespace RequestToken
+	// may reach.
+	SelfNamespace string
+
 	base       string // scheme://host[:port][/prefix], no trailing slash
 	token      string // bearer token; secret: never logged, never in errors
 	doer       Doer
@@ -173,6 +179,58 @@ func validFieldManager(m string) bool {
 	}
 	for i := 0; i < len(m); i++ {
 		if m[i] <= ' ' || m[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultSelfNamespace is where deploy/spinapp.yaml runs spinport.
+const DefaultSelfNamespace = "spinport-system"
+
+// RequestToken asks the TokenRequest API for a token of spinport's own
+// service account with one audience, valid for about expirationSeconds
+// (the API server may shorten it; at least 600). It is the only request
+// outside managed namespaces, and only for SelfServiceAccount in
+// SelfNamespace (RBAC grants serviceaccounts/token create by that name;
+// deploy/admission-policy.yaml pins the namespace).
+func (c *Client) RequestToken(audience string, expirationSeconds int64) (string, error) {
+	ns := c.SelfNamespace
+	if ns == "" {
+		ns = DefaultSelfNamespace
+	}
+	k, err := c.check(opToken, "ServiceAccount", ns, SelfServiceAccount, true)
+	if err != nil {
+		return "", err
+	}
+	if !validAudience(audience) || expirationSeconds < 600 {
+		return "", &PolicyError{Op: opToken.String(), Kind: "ServiceAccount", Namespace: ns, Name: SelfServiceAccount,
+			Reason: "a token needs an audience (printable, no quotes) and at least 600 seconds of validity"}
+	}
+	body := []byte(`{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"audiences":["` + audience +
+		`"],"expirationSeconds":` + strconv.FormatInt(expirationSeconds, 10) + `}}`)
+	b, err := c.do(http.MethodPost, k.path(ns, SelfServiceAccount)+"/token", nil, "application/json", body, "ServiceAccount", SelfServiceAccount)
+	if err != nil {
+		return "", err
+	}
+	v, perr := fastjson.ParseBytes(b)
+	tok := ""
+	if perr == nil {
+		tok = string(v.GetStringBytes("status", "token"))
+	}
+	if tok == "" {
+		return "", fmt.Errorf("k8sproxy: TokenRequest for %s/%s answered no token", ns, SelfServiceAccount)
+	}
+	return tok, nil
+}
+
+// validAudience keeps an audience safe to write into JSON as is.
+func validAudience(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
 			return false
 		}
 	}

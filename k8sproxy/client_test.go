@@ -130,7 +130,7 @@ func TestAPIVersions(t *testing.T) {
 		"Namespace": "v1", "ResourceQuota": "v1", "Secret": "v1", "Pod": "v1",
 		"Deployment": "apps/v1", "Ingress": "networking.k8s.io/v1", "Certificate": "cert-manager.io/v1",
 		"SpinApp": "core.spinkube.dev/v1alpha1", "SpinAppExecutor": "core.spinkube.dev/v1alpha1",
-		"HorizontalPodAutoscaler": "autoscaling/v2", "NetworkPolicy": "networking.k8s.io/v1",
+		"HorizontalPodAutoscaler": "autoscaling/v2", "NetworkPolicy": "networking.k8s.io/v1", "ServiceAccount": "v1",
 	}
 	if len(kinds) != len(want) {
 		t.Errorf("table has %d kinds, want %d", len(kinds), len(want))
@@ -774,6 +774,7 @@ var spinportCalls = map[string][]string{
 	"SpinAppExecutor":         {"apply"},
 	"HorizontalPodAutoscaler": {"apply", "delete"},
 	"NetworkPolicy":           {"apply"},
+	"ServiceAccount":          nil, // RequestToken of spinport's own only (TestRequestTokenOwnServiceAccountOnly)
 }
 
 func TestKindsGrantOnlyWhatSpinportCalls(t *testing.T) {
@@ -861,5 +862,43 @@ func TestKindsGrantOnlyWhatSpinportCalls(t *testing.T) {
 				t.Errorf("%s %s: refused for another reason: %v", o, kind, err)
 			}
 		}
+	}
+}
+
+// The TokenRequest is the one call outside managed namespaces: spinport's
+// own service account in its own namespace, nothing else, and the token
+// comes back from status.token.
+func TestRequestTokenOwnServiceAccountOnly(t *testing.T) {
+	d := &fakeDoer{route: func(r recorded) (int, string) {
+		return 201, `{"kind":"TokenRequest","status":{"token":"eyJ.sa.token","expirationTimestamp":"2026-12-02T10:00:00Z"}}`
+	}}
+	c := newTestClient(t, d)
+	c.SelfNamespace = "spinport-prod"
+	tok, err := c.RequestToken("api://AzureADTokenExchange", 3600)
+	if err != nil || tok != "eyJ.sa.token" {
+		t.Fatalf("RequestToken = %q, %v", tok, err)
+	}
+	if len(d.reqs) != 1 {
+		t.Fatalf("%d requests, want 1 (no namespace check: spinport's own namespace is not a tenant's)", len(d.reqs))
+	}
+	r := d.reqs[0]
+	if r.Method != "POST" || r.Path != "/api/v1/namespaces/spinport-prod/serviceaccounts/spinport/token" ||
+		!strings.Contains(string(r.Body), `"audiences":["api://AzureADTokenExchange"]`) || !strings.Contains(string(r.Body), `"expirationSeconds":3600`) {
+		t.Errorf("request %s %s %s", r.Method, r.Path, r.Body)
+	}
+	for _, bad := range []struct {
+		aud string
+		exp int64
+	}{{"", 3600}, {`a"b`, 3600}, {"api://x", 60}} {
+		if _, err := c.RequestToken(bad.aud, bad.exp); !IsPolicy(err) {
+			t.Errorf("RequestToken(%q, %d): %v, want a refusal", bad.aud, bad.exp, err)
+		}
+	}
+	if len(d.reqs) != 1 {
+		t.Errorf("refused calls sent requests")
+	}
+	// Another service account's token is not reachable through the Client.
+	if _, err := c.check(opToken, "ServiceAccount", "kube-system", "default", true); !IsPolicy(err) {
+		t.Errorf("token of kube-system/default: %v", err)
 	}
 }

@@ -39,6 +39,7 @@
 //	NetworkPolicy            networking.k8s.io/v1        apply
 //	Deployment               apps/v1                     get (rollout status)
 //	Pod                      v1                          list logs
+//	ServiceAccount           v1                          request tokens of spinport's own only
 //
 // These are exactly the operations spinport's code performs (least
 // privilege; a test pins the table). Every other kind, and every other
@@ -61,6 +62,9 @@
 //   - Secrets of type kubernetes.io/service-account-token are refused (they
 //     would mint tokens for a namespace's service accounts).
 //   - Names must be DNS-1123 names, so nothing odd reaches a request path.
+//   - RequestToken is the one request outside managed namespaces: a
+//     TokenRequest for spinport's own service account (SelfServiceAccount
+//     in Client.SelfNamespace), for the Azure workload-identity exchange.
 //
 // Delete treats 404 (object or its namespace gone) as success.
 //
@@ -85,6 +89,9 @@
 //	core.spinkube.dev  spinapps                      get create patch delete
 //	core.spinkube.dev  spinappexecutors              create patch
 //	autoscaling        horizontalpodautoscalers      create patch delete
+//	networking.k8s.io  networkpolicies               create patch
+//	""                 serviceaccounts/token         create
+//	                   (resourceNames: spinport)
 //
 // rbac.yaml in this directory has it as a ClusterRole and ClusterRoleBinding
 // (a test keeps it in step with the table in kinds.go, and the integration

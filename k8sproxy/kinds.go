@@ -14,6 +14,7 @@ const (
 	opApply
 	opDelete
 	opLogs
+	opToken // create a TokenRequest (serviceaccounts/token)
 )
 
 func (o op) String() string {
@@ -28,6 +29,8 @@ func (o op) String() string {
 		return "delete"
 	case opLogs:
 		return "read logs of"
+	case opToken:
+		return "request tokens of"
 	}
 	return "use"
 }
@@ -41,15 +44,21 @@ type kindInfo struct {
 	resource   string // plural, lower case: "spinapps"
 	namespaced bool
 	ops        op
-	// getNames may be read (get) even though ops lacks opGet: RBAC's
-	// resourceNames grants exactly these names in any namespace.
-	getNames []string
+	// named are operations allowed on these object names only, even though
+	// ops lacks them: RBAC's resourceNames grants exactly these names.
+	named map[op][]string
 }
 
 // TenantRedisSecret is the one Secret spinport reads back: the URL of a
 // tenant's own Redis, which goes into each KV-bound app's runtime config
 // and is kept nowhere else (docs/tenancy.md).
 const TenantRedisSecret = "spinport-tenant-redis"
+
+// SelfServiceAccount is the service account spinport runs as (deploy/
+// spinapp.yaml). It may request tokens for it and no other: the Azure
+// workload-identity exchange needs one (a Spin guest cannot read the
+// projected token file).
+const SelfServiceAccount = "spinport"
 
 // kinds is the whole allow-list. Anything not in it is refused before a
 // request leaves. Keep rbac.yaml in step (TestRBACYAMLMatchesKinds checks).
@@ -64,7 +73,7 @@ var kinds = []kindInfo{
 	{kind: "ResourceQuota", version: "v1", resource: "resourcequotas", namespaced: true, ops: opApply},
 	// Secrets are written, never read back (no get/list on Secrets), but
 	// for the tenant's Redis URL, readable by its name only.
-	{kind: "Secret", version: "v1", resource: "secrets", namespaced: true, ops: opApply | opDelete, getNames: []string{TenantRedisSecret}},
+	{kind: "Secret", version: "v1", resource: "secrets", namespaced: true, ops: opApply | opDelete, named: map[op][]string{opGet: {TenantRedisSecret}}},
 	{kind: "Pod", version: "v1", resource: "pods", namespaced: true, ops: opList | opLogs},
 	{kind: "Deployment", group: "apps", version: "v1", resource: "deployments", namespaced: true, ops: opGet},
 	{kind: "Ingress", group: "networking.k8s.io", version: "v1", resource: "ingresses", namespaced: true, ops: opApply | opDelete},
@@ -72,6 +81,8 @@ var kinds = []kindInfo{
 	{kind: "SpinApp", group: "core.spinkube.dev", version: "v1alpha1", resource: "spinapps", namespaced: true, ops: opGet | opApply | opDelete},
 	{kind: "SpinAppExecutor", group: "core.spinkube.dev", version: "v1alpha1", resource: "spinappexecutors", namespaced: true, ops: opApply},
 	{kind: "HorizontalPodAutoscaler", group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers", namespaced: true, ops: opApply | opDelete},
+	// Tokens of spinport's own service account only (RequestToken).
+	{kind: "ServiceAccount", version: "v1", resource: "serviceaccounts", namespaced: true, named: map[op][]string{opToken: {SelfServiceAccount}}},
 	// The tenant's network policy; removed with the namespace.
 	{kind: "NetworkPolicy", group: "networking.k8s.io", version: "v1", resource: "networkpolicies", namespaced: true, ops: opApply},
 }
@@ -81,11 +92,9 @@ func (k *kindInfo) allows(o op, name string) bool {
 	if k.ops&o != 0 {
 		return true
 	}
-	if o == opGet {
-		for _, n := range k.getNames {
-			if n == name {
-				return true
-			}
+	for _, n := range k.named[o] {
+		if n == name {
+			return true
 		}
 	}
 	return false

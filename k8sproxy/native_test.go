@@ -184,12 +184,17 @@ func rbacRuleList() []rbacRule {
 		if k.ops&opDelete != 0 {
 			verbs = append(verbs, "delete")
 		}
-		rules = append(rules, rbacRule{k.group, k.resource, nil, verbs})
+		if verbs != nil {
+			rules = append(rules, rbacRule{k.group, k.resource, nil, verbs})
+		}
 		if k.ops&opLogs != 0 {
 			rules = append(rules, rbacRule{k.group, k.resource + "/log", nil, []string{"get"}})
 		}
-		if len(k.getNames) > 0 {
-			rules = append(rules, rbacRule{k.group, k.resource, k.getNames, []string{"get"}})
+		if names := k.named[opGet]; names != nil {
+			rules = append(rules, rbacRule{k.group, k.resource, names, []string{"get"}})
+		}
+		if names := k.named[opToken]; names != nil {
+			rules = append(rules, rbacRule{k.group, k.resource + "/token", names, []string{"create"}})
 		}
 	}
 	return rules
