@@ -94,6 +94,58 @@ func (d *recordingDeployer) DeleteSecret(t, a, n string) error {
 	return d.record("delete secret " + t + "/" + a + "/" + n)
 }
 
+// fakePush is a spinport.PushRegistry that records scopes and tokens.
+type fakePush struct {
+	mu     sync.Mutex
+	scopes map[string][]string
+	tokens map[string]bool
+	n      int
+	fail   error
+}
+
+func (f *fakePush) LoginServer() string                  { return "acr.example.test" }
+func (f *fakePush) Repository(tenant, app string) string { return tenant + "/" + app }
+func (f *fakePush) SetTenantScope(tenant string, apps []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	if len(apps) == 0 {
+		return &spinport.Error{Kind: spinport.Refused, Detail: "the tenant has no apps"}
+	}
+	if f.scopes == nil {
+		f.scopes = map[string][]string{}
+	}
+	f.scopes[tenant] = append([]string(nil), apps...)
+	return nil
+}
+func (f *fakePush) Issue(tenant, name string, expiry time.Time, slot int) (spinport.PushSecret, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return spinport.PushSecret{}, f.fail
+	}
+	if f.tokens == nil {
+		f.tokens = map[string]bool{}
+	}
+	f.tokens[tenant+"/"+name] = true
+	f.n++
+	return spinport.PushSecret{Username: "spinport-" + tenant + "-" + name, Password: "acr-pw-" + strconv.Itoa(f.n) + "-slot" + strconv.Itoa(slot), Expiry: expiry}, nil
+}
+func (f *fakePush) Revoke(tenant, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.tokens, tenant+"/"+name)
+	return f.fail
+}
+func (f *fakePush) DeleteTenantScope(tenant string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.scopes, tenant)
+	return f.fail
+}
+
 type harness struct {
 	t   *testing.T
 	mem *kv.Memory

@@ -21,6 +21,8 @@ func world(t *testing.T) (*harness, map[string]caller) {
 	h.must(201, alice, "POST", "/api/v1/tenants/acme/apps/web/deployments", `{"image":"ghcr.io/acme/web:v1"}`)
 	h.must(201, alice, "PUT", "/api/v1/tenants/acme/apps/web/variables/greeting", `{"value":"hi"}`)
 	h.must(201, alice, "PUT", "/api/v1/tenants/acme/registries/ghcr.io", `{"username":"acme-ci","password":"pull-pw"}`)
+	h.srv.Registry = &fakePush{}
+	h.must(201, alice, "POST", "/api/v1/tenants/acme/push-credentials", `{"name":"ci"}`)
 	tokRead := h.token(alice, "acme", `"read"`, "")
 	tokDeploy := h.token(alice, "acme", `"deploy"`, "")
 	tokManage := h.token(alice, "acme", `"manage"`, "")
@@ -72,6 +74,10 @@ func TestEveryEndpointByRoleAndTenant(t *testing.T) {
 		{"PUT", T + "/registries/myacr.azurecr.io", `{"username":"u","password":"p"}`, "owner", false},
 		{"DELETE", T + "/registries/ghcr.io", "", "owner", false},
 		{"GET", T + "/audit", "", "viewer", false},
+		{"GET", T + "/push-credentials", "", "viewer", false},
+		{"POST", T + "/push-credentials", `{"name":"ci2"}`, "owner", true},
+		{"POST", T + "/push-credentials/ci/rotate", "", "owner", true},
+		{"DELETE", T + "/push-credentials/ci", "", "owner", false},
 		{"GET", T + "/redis", "", "viewer", false},
 		{"PUT", T + "/redis", `{"url":"redis://cache:6379"}`, "admin", false},
 		{"DELETE", T + "/redis", "", "admin", false},

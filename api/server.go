@@ -32,8 +32,11 @@ type Config struct {
 	KVBackend         string
 	AppKV             bool  // app_redis_url is set: apps may bind a KV store
 	AppRedisDBs       int64 // databases of the app Redis, one per tenant
-	Version           string
-	BuildTime         string
+	// RestrictRegistryRepos: images from the installation registry must be
+	// in the tenant's own repositories (acr_restrict_deploys).
+	RestrictRegistryRepos bool
+	Version               string
+	BuildTime             string
 }
 
 // OIDCConfig is the portal's OpenID Connect client.
@@ -47,8 +50,10 @@ type OIDCConfig struct {
 // single request, so nothing here is shared between requests.
 type Server struct {
 	DB       kv.DB
-	Deployer spinport.Deployer // nil: no Kubernetes configured, revisions stay pending
-	HTTP     Doer              // outbound HTTP for OIDC
+	Deployer spinport.Deployer     // nil: no Kubernetes configured, revisions stay pending
+	Registry spinport.PushRegistry // nil: no installation registry (push credentials)
+	DNS      spinport.HostDNS      // nil: no managed DNS zones
+	HTTP     Doer                  // outbound HTTP for OIDC
 	Config   Config
 	Now      func() time.Time
 	Rand     io.Reader // crypto/rand.Reader in production
@@ -127,10 +132,10 @@ func (s *Server) svc() *control.Service {
 	if d == nil {
 		d = control.RecordOnly{}
 	}
-	return &control.Service{DB: s.DB, Deployer: d, Now: s.Now, Rand: s.Rand, Log: s.Log,
+	return &control.Service{DB: s.DB, Deployer: d, Registry: s.Registry, DNS: s.DNS, Now: s.Now, Rand: s.Rand, Log: s.Log,
 		Config: control.Config{AdminToken: s.Config.AdminToken, BaseDomain: s.Config.BaseDomain, PublicHost: publicHost(s.Config.PublicURL),
 			RegistryAllowlist: s.Config.RegistryAllowlist,
-			AppKV:             s.Config.AppKV, AppRedisDBs: s.Config.AppRedisDBs}}
+			AppKV:             s.Config.AppKV, AppRedisDBs: s.Config.AppRedisDBs, RestrictRegistryRepos: s.Config.RestrictRegistryRepos}}
 }
 
 func (s *Server) logf(msg string) {

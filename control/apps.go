@@ -151,6 +151,9 @@ func (s *Service) CreateApp(p *Principal, slug string, bind func() (AppInput, er
 		return AppView{}, err
 	}
 	s.audit(app.Tenant, p, "app.create", "app/"+app.Name, "ok", "")
+	if err := s.appsChanged(p, app.Tenant); err != nil { // audited; the next credential issue re-syncs
+		s.logf("granting the new app's repository to the tenant's push credentials: " + err.Error())
+	}
 	return s.view(app)
 }
 
@@ -224,6 +227,15 @@ func (s *Service) UpdateApp(p *Principal, slug, name string, bind func() (AppPat
 	if err := s.redeploy(a, app, p, "settings changed"); err != nil {
 		return AppView{}, err
 	}
+	var gone []string
+	for _, d := range old.Domains {
+		if !contains(app.Domains, d) {
+			gone = append(gone, d)
+		}
+	}
+	if err := s.removeHosts(p, app, gone); err != nil {
+		return AppView{}, err
+	}
 	return s.view(app)
 }
 
@@ -235,6 +247,9 @@ func (s *Service) DeleteApp(p *Principal, slug, name string) error {
 	if err := s.Deployer.DeleteApp(app); err != nil {
 		return err
 	}
+	if err := s.removeHosts(p, app, s.hosts(app, app.Domains)); err != nil {
+		return err
+	}
 	if err := s.DB.DeleteApp(app); err != nil {
 		if errors.Is(err, kv.ErrNotFound) { // a racing delete won
 			return notFound("no app \"" + name + "\" in tenant " + app.Tenant)
@@ -243,5 +258,8 @@ func (s *Service) DeleteApp(p *Principal, slug, name string) error {
 	}
 	s.releaseDefaultHost(app)
 	s.audit(app.Tenant, p, "app.delete", "app/"+app.Name, "ok", "")
+	if err := s.appsChanged(p, app.Tenant); err != nil { // audited; the next credential issue re-syncs
+		s.logf("taking the deleted app's repository from the tenant's push credentials: " + err.Error())
+	}
 	return nil
 }

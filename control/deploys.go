@@ -66,6 +66,12 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 	if err != nil {
 		return rev, false, err
 	}
+	if s.Config.RestrictRegistryRepos && s.Registry != nil && im.Registry == s.Registry.LoginServer() &&
+		!strings.HasPrefix(im.Repository, app.Tenant+"/") {
+		s.audit(app.Tenant, p, "deploy", "app/"+app.Name, "denied", "another tenant's repository: "+im.Repository)
+		return rev, false, &spinport.Error{Kind: spinport.Forbidden, Title: "Repository not the tenant's", Field: "image",
+			Detail: "images from " + im.Registry + " must be in this tenant's repositories (" + im.Registry + "/" + s.Registry.Repository(app.Tenant, "<app>") + "), where its push credentials push"}
+	}
 	if !spinport.RegistryAllowed(im, s.Config.RegistryAllowlist) {
 		s.audit(app.Tenant, p, "deploy", "app/"+app.Name, "denied", "registry not allowed: "+im.Registry)
 		return rev, false, &spinport.Error{Kind: spinport.Forbidden, Title: "Registry not allowed", Field: "image",
@@ -97,7 +103,7 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 	if existed && !unfinished {
 		return rev, false, nil
 	}
-	rev, err = s.apply(a.Tenant, app, rev)
+	rev, err = s.apply(p, a.Tenant, app, rev)
 	s.audit(app.Tenant, p, "deploy", "app/"+app.Name+"/revision/"+strconv.FormatInt(rev.Number, 10), outcome(err), rev.Image)
 	return rev, !existed, err
 }
@@ -105,10 +111,15 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 // apply hands the revision to the deployer and records the state reached.
 // A failure marks the revision failed with the reason and is returned, so
 // the client learns the deploy did not happen; retrying repairs it.
-func (s *Service) apply(t spinport.Tenant, app spinport.App, rev spinport.Revision) (spinport.Revision, error) {
+func (s *Service) apply(p *Principal, t spinport.Tenant, app spinport.App, rev spinport.Revision) (spinport.Revision, error) {
 	with, err := s.applyWith(t, app, rev)
 	if err == nil {
 		err = s.Deployer.Apply(t, app, rev, with)
+	}
+	if err == nil {
+		// The Ingress serves the hosts now; records in managed zones point
+		// at it. A failure fails the revision, and a retry converges.
+		err = s.pointHosts(p, app, rev.Domains)
 	}
 	switch {
 	case errors.Is(err, spinport.ErrNoCluster):
@@ -206,7 +217,7 @@ func (s *Service) redeploy(a Access, app spinport.App, p *Principal, why string)
 	if err != nil {
 		return err
 	}
-	rev, err = s.apply(a.Tenant, app, rev)
+	rev, err = s.apply(p, a.Tenant, app, rev)
 	s.audit(app.Tenant, p, "deploy.config", "app/"+app.Name+"/revision/"+strconv.FormatInt(rev.Number, 10), outcome(err), why)
 	return err
 }
@@ -252,7 +263,7 @@ func (s *Service) Rollback(p *Principal, slug, appName string, bindRevision func
 	if err != nil {
 		return spinport.Revision{}, err
 	}
-	rev, err = s.apply(a.Tenant, restored, rev)
+	rev, err = s.apply(p, a.Tenant, restored, rev)
 	s.audit(app.Tenant, p, "rollback", "app/"+app.Name+"/revision/"+strconv.FormatInt(rev.Number, 10), outcome(err), "to revision "+strconv.FormatInt(n, 10))
 	return rev, err
 }

@@ -26,13 +26,18 @@ type Config struct {
 	// is never handed out).
 	AppKV       bool
 	AppRedisDBs int64
+	// RestrictRegistryRepos: images from the installation registry
+	// (Service.Registry) must be in the tenant's own repositories.
+	RestrictRegistryRepos bool
 }
 
 // Service runs the use cases for one request (in Spin an instance serves
 // one request, so nothing here is shared between requests).
 type Service struct {
 	DB       kv.DB
-	Deployer spinport.Deployer // RecordOnly when no cluster is configured
+	Deployer spinport.Deployer     // RecordOnly when no cluster is configured
+	Registry spinport.PushRegistry // nil: the installation issues no push credentials
+	DNS      spinport.HostDNS      // nil: no managed DNS zones
 	Config   Config
 	Now      func() time.Time
 	Rand     io.Reader // crypto/rand.Reader in production

@@ -223,6 +223,9 @@ func (s *Service) DeleteTenant(p *Principal, slug string) error {
 	} else if n > 0 {
 		return hasApps
 	}
+	if err := s.dropTenantRegistry(p, slug); err != nil {
+		return err
+	}
 	if err := s.Deployer.DeleteTenant(slug); err != nil {
 		return err
 	}

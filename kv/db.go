@@ -162,6 +162,9 @@ func (db DB) DeleteTenant(slug string) error {
 	if err := db.eachName(db.registries(slug), func(r string) error { return db.registries(slug).Delete(r) }); err != nil {
 		return err
 	}
+	if err := db.eachName(db.pushCreds(slug), func(n string) error { return db.pushCreds(slug).Delete(n) }); err != nil {
+		return err
+	}
 	if err := db.audit(slug).DeleteAll(); err != nil {
 		return err
 	}
@@ -170,7 +173,7 @@ func (db DB) DeleteTenant(slug string) error {
 	}
 	// The tenant's Redis database index is not reused: a new tenant with
 	// the same slug must not inherit the old one's data (docs/tenancy.md).
-	for _, k := range []string{appCountKey(slug), replicaCountKey(slug), redisDBKey(slug), membersPrefix(slug) + "/seq", tokensPrefix(slug) + "/seq", appsPrefix(slug) + "/seq", registriesPrefix(slug) + "/seq"} {
+	for _, k := range []string{appCountKey(slug), replicaCountKey(slug), redisDBKey(slug), membersPrefix(slug) + "/seq", tokensPrefix(slug) + "/seq", appsPrefix(slug) + "/seq", registriesPrefix(slug) + "/seq", pushPrefix(slug) + "/seq"} {
 		if err := db.B.Delete(k); err != nil {
 			return err
 		}

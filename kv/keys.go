@@ -13,6 +13,7 @@ func membersPrefix(t string) string      { return tenantPrefix(t) + "/members" }
 func appsPrefix(t string) string         { return tenantPrefix(t) + "/apps" }
 func tokensPrefix(t string) string       { return tenantPrefix(t) + "/tokens" }
 func registriesPrefix(t string) string   { return tenantPrefix(t) + "/registries" }
+func pushPrefix(t string) string         { return tenantPrefix(t) + "/push" }
 func auditPrefix(t string) string        { return tenantPrefix(t) + "/audit" }
 func appCountKey(t string) string        { return tenantPrefix(t) + "/count/apps" }
 func replicaCountKey(t string) string    { return tenantPrefix(t) + "/count/replicas" }
