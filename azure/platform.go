@@ -166,5 +166,11 @@ func (h HostRecords) Remove(host, owner string) error {
 	if !ok {
 		return nil
 	}
+	// Someone else's record (or none) is left alone: spinport never made
+	// it, so removing the host has nothing to undo there.
+	rs, found, err := h.DNS.GetRecord(z, rel, h.recordType())
+	if err != nil || !found || !rs.OwnedBy(owner) {
+		return problem("DNS record "+host, err)
+	}
 	return problem("DNS record "+host, h.DNS.DeleteRecord(z, rel, h.recordType(), owner))
 }

@@ -103,15 +103,17 @@ func newServer() (*api.Server, error) {
 	}
 	// Kubernetes is configured by a service-account token; without one
 	// spinport records revisions and applies nothing.
+	var k *k8sproxy.Client
 	if token := v.get("kube_token"); token != "" {
 		retry, err := duration("apply_retry_budget", v.get("apply_retry_budget"))
 		if err != nil {
 			return nil, err
 		}
-		k, err := k8sproxy.New(v.get("kube_api_url"), token, doer)
+		k, err = k8sproxy.New(v.get("kube_api_url"), token, doer)
 		if err != nil {
 			return nil, err
 		}
+		k.SelfNamespace = v.get("self_namespace")
 		srv.Deployer = &spinkube.Deployer{K: k, S: spinkube.Settings{
 			NamespacePrefix:      v.get("namespace_prefix"),
 			BaseDomain:           cfg.BaseDomain,
@@ -138,6 +140,14 @@ func newServer() (*api.Server, error) {
 		if v.err != nil {
 			return nil, v.err
 		}
+	}
+	srv.Registry, srv.DNS, err = azureClients(&v, k, srv.DB, doer, cfg.AdminToken)
+	if err != nil {
+		return nil, err
+	}
+	srv.Config.RestrictRegistryRepos = v.get("acr_restrict_deploys") == "on"
+	if v.err != nil {
+		return nil, v.err
 	}
 	return srv, nil
 }
