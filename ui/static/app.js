@@ -2,7 +2,7 @@
 // spinport portal: a small hash-routed page over /api/v1. Every value from
 // the API is rendered with textContent, never as HTML.
 
-const state = { me: null, csrf: "" };
+const state = { me: null, csrf: "", issued: null };
 
 // ---- API -------------------------------------------------------------------
 
@@ -133,7 +133,8 @@ async function tenantPage(main, tenant) {
   main.append(
     section(t.tenant.displayName + " (" + t.tenant.slug + ")",
       el("p", { class: "muted" }, `Your role: ${t.tenant.role}. Apps ${t.usage.apps}/${t.tenant.quotas.maxApps}, replicas ${t.usage.replicas}/${t.tenant.quotas.maxTotalReplicas}.`),
-      el("p", {}, link(`#/t/${tenant}/members`, "Members"), " · ", link(`#/t/${tenant}/tokens`, "API tokens"), " · ", link(`#/t/${tenant}/audit`, "Audit log"))),
+      el("p", {}, link(`#/t/${tenant}/members`, "Members"), " · ", link(`#/t/${tenant}/tokens`, "API tokens"), " · ",
+        link(`#/t/${tenant}/push`, "Push credentials"), " · ", link(`#/t/${tenant}/audit`, "Audit log"))),
     section("Apps",
       table(["App", "Replicas", "Host"], apps.items.map((a) => el("tr", {},
         el("td", {}, link(`#/t/${tenant}/a/${a.name}`, a.name)),
@@ -236,6 +237,35 @@ async function tokensPage(main, tenant) {
     shown));
 }
 
+// pushPage: registry credentials for CI, scoped to the tenant's
+// repositories. A password is shown once, with the lines to paste into CI.
+async function pushPage(main, tenant) {
+  setCrumbs([["#/t/" + tenant, tenant], [`#/t/${tenant}/push`, "push credentials"]]);
+  const cs = await api("GET", T(tenant) + "/push-credentials");
+  const shown = el("div", { id: "new-push" });
+  const show = (r) => shown.replaceChildren(
+    el("p", {}, `Copy the password for ${r.credential.username} now; it is not shown again:`),
+    el("code", { class: "secret" }, r.password),
+    el("p", {}, "In CI (password on stdin):"),
+    el("pre", { class: "push-lines" }, r.login + "\n" + r.push));
+  main.append(section("Push credentials",
+    el("p", { class: "muted" }, "Credentials for the installation's registry that may push and pull only this tenant's repositories. Rotating makes a new password and keeps the previous one working until the next rotation, so CI can switch without a failed push."),
+    table(["Name", "Username", "Password", "Expires", "Rotated", ""], cs.items.map((c) => el("tr", {},
+      el("td", {}, c.name), el("td", {}, c.username), el("td", {}, "password" + c.passwordSlot), el("td", {}, c.expiresAt || "never"),
+      el("td", {}, c.rotatedAt || ""),
+      el("td", {},
+        action("Rotate", async () => { state.issued = await api("POST", T(tenant) + "/push-credentials/" + encodeURIComponent(c.name) + "/rotate"); await route(); }),
+        action("Revoke", async () => { await api("DELETE", T(tenant) + "/push-credentials/" + encodeURIComponent(c.name)); await route(); }, "danger"))))),
+    form([{ name: "name", label: "Name", placeholder: "ci", required: true }, { name: "days", label: "Expires in days", type: "number", value: "90" }],
+      "Create push credential", async (v) => {
+        state.issued = await api("POST", T(tenant) + "/push-credentials", { name: v.name, expiresInDays: Number(v.days || 90) });
+        await route();
+      }),
+    shown));
+  // A password just issued is shown on this one rendering, then forgotten.
+  if (state.issued) { show(state.issued); state.issued = null; }
+}
+
 async function auditPage(main, tenant) {
   setCrumbs([["#/t/" + tenant, tenant], [`#/t/${tenant}/audit`, "audit"]]);
   const es = await api("GET", T(tenant) + "/audit?limit=100");
@@ -275,6 +305,7 @@ async function route() {
     if (p[0] === "t" && p[1] && p[2] === "a" && p[3]) return await appPage(main, p[1], p[3]);
     if (p[0] === "t" && p[1] && p[2] === "members") return await membersPage(main, p[1]);
     if (p[0] === "t" && p[1] && p[2] === "tokens") return await tokensPage(main, p[1]);
+    if (p[0] === "t" && p[1] && p[2] === "push") return await pushPage(main, p[1]);
     if (p[0] === "t" && p[1] && p[2] === "audit") return await auditPage(main, p[1]);
     if (p[0] === "t" && p[1]) return await tenantPage(main, p[1]);
     return await tenantsPage(main);
