@@ -12,9 +12,12 @@ import (
 // Spin's outbound Redis execute changed in Spin 3.5 (containerd-shim-spin
 // v0.22): nil and "+OK" replies used to be dropped from the results and
 // are now returned (spinhost.Options.RedisReplies). spinport reads only
-// integer replies (INCRBY, EVAL scripts that return 0 or 1), so it must
-// behave the same on either: a short Redis-backed flow under each mode,
-// with two instances on one redis-server racing for the same claims.
+// integer replies (INCRBY, EVAL scripts that return 0 or 1) and the one
+// string its list script returns (a page of an index, every field with its
+// length), so it must behave the same on either: a short Redis-backed flow
+// under each mode, with two instances on one redis-server racing for the
+// same claims, listed in pages. TestListPagesRedis checks list pages
+// under each mode in detail.
 func TestRedisReplies(t *testing.T) {
 	requireSpinport(t)
 	for _, mode := range []string{spinhost.RedisRepliesSpin34, spinhost.RedisRepliesSpin35} {

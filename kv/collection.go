@@ -227,6 +227,10 @@ type Item struct {
 // starts at the beginning) and the cursor for the next page ("" at the end).
 // It probes at most 4*limit slots per call so a run of deleted records
 // cannot make one request unbounded; it then returns a cursor to go on.
+//
+// On a backend with an IndexReader (Redis) the page takes one round trip
+// (a few more only when slots it fetched turn out to be skipped); without
+// one it reads the counter, then each slot and its record.
 func (c Collection) List(cursor string, limit int) ([]Item, string, error) {
 	from := int64(0)
 	if cursor != "" {
@@ -236,6 +240,14 @@ func (c Collection) List(cursor string, limit int) ([]Item, string, error) {
 		}
 		from = n
 	}
+	if r := c.B.indexReader(); r != nil {
+		return c.listBatched(r, from, limit)
+	}
+	return c.listByKey(from, limit)
+}
+
+// listByKey is List one key at a time.
+func (c Collection) listByKey(from int64, limit int) ([]Item, string, error) {
 	last, err := readCounter(c.B, c.seqKey())
 	if err != nil {
 		return nil, "", err
@@ -260,11 +272,99 @@ func (c Collection) List(cursor string, limit int) ([]Item, string, error) {
 		}
 		items = append(items, Item{Name: string(name), Doc: doc})
 	}
-	next := ""
+	return items, c.nextCursor(seq, last), nil
+}
+
+func (c Collection) nextCursor(seq, last int64) string {
 	if seq < last {
-		next = strconv.FormatInt(seq, 10)
+		return strconv.FormatInt(seq, 10)
 	}
-	return items, next, nil
+	return ""
+}
+
+// listBatched is listByKey with the slots and their records fetched by an
+// IndexReader: it walks the same slots in the same order and decides each
+// the same way (a slot or record that is missing is skipped, as is a
+// record being removed or carrying another seq). The reader stops once it
+// has fetched as many records as the page still needs; if some of them
+// are skipped, the next read goes on from the last slot it probed.
+func (c Collection) listBatched(r IndexReader, from int64, limit int) ([]Item, string, error) {
+	maxProbes := 4 * int64(limit)
+	page, err := r.ReadIndex(IndexQuery{Counter: c.seqKey(), Entry: c.Prefix + "/slot/", Item: c.Prefix + "/item/",
+		From: from, Probes: maxProbes, Want: int64(limit)})
+	if err != nil {
+		return nil, "", err
+	}
+	last, err := counterValue(c.seqKey(), page.Counter)
+	if err != nil {
+		return nil, "", err
+	}
+	items := make([]Item, 0, limit)
+	seq, probes := from, int64(0)
+	for {
+		if err := checkPage(page, seq, false); err != nil {
+			return nil, "", err
+		}
+		i := 0
+		for seq < page.Scanned && len(items) < limit {
+			seq++
+			probes++
+			if i >= len(page.Entries) || page.Entries[i].N != seq {
+				continue // no slot, or no record under it
+			}
+			e := page.Entries[i]
+			i++
+			st, err := openEnvelope(e.Value)
+			if err == nil && c.beingRemoved(st) {
+				continue // reads as absent, as Get does
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			if st.seq != seq {
+				continue // lost race or deleted: the record is listed under its own slot
+			}
+			items = append(items, Item{Name: string(e.Name), Doc: st.doc})
+		}
+		if seq >= last || len(items) >= limit || probes >= maxProbes {
+			break
+		}
+		page, err = r.ReadIndex(IndexQuery{Last: last, Entry: c.Prefix + "/slot/", Item: c.Prefix + "/item/",
+			From: seq, Probes: maxProbes - probes, Want: int64(limit - len(items))})
+		if err != nil {
+			return nil, "", err
+		}
+		if page.Scanned == seq {
+			return nil, "", errIndexReader // no progress
+		}
+	}
+	return items, c.nextCursor(seq, last), nil
+}
+
+// counterValue parses a counter an IndexReader read, as readInt does.
+func counterValue(key string, raw []byte) (int64, error) {
+	n, ok := parseInt(raw)
+	if !ok {
+		return 0, errors.New("kv: counter " + key + " holds a non-integer value")
+	}
+	return n, nil
+}
+
+// checkPage verifies that a reader's page fits a read from cur (the
+// last number already walked): entries strictly in probe order, within
+// (cur, Scanned] ascending or [Scanned, cur) descending.
+func checkPage(page IndexPage, cur int64, desc bool) error {
+	prev := cur
+	for _, e := range page.Entries {
+		if (!desc && (e.N <= prev || e.N > page.Scanned)) || (desc && (e.N >= prev || e.N < page.Scanned)) {
+			return errIndexReader
+		}
+		prev = e.N
+	}
+	if (!desc && page.Scanned < cur) || (desc && page.Scanned > cur) {
+		return errIndexReader
+	}
+	return nil
 }
 
 // ErrBadCursor is returned for a page cursor spinport did not hand out.

@@ -36,7 +36,17 @@ func (l Log) Last() (int64, error) { return readCounter(l.B, l.Prefix+"/n") }
 
 // Newest returns up to limit entries, newest first, with numbers below
 // before (0 means from the newest), and the cursor for the next page (0 at the end).
+// On a backend with an IndexReader (Redis) the page takes one round trip;
+// without one it reads the counter, then each entry.
 func (l Log) Newest(before int64, limit int) ([][]byte, int64, error) {
+	if r := l.B.indexReader(); r != nil {
+		return l.newestBatched(r, before, limit)
+	}
+	return l.newestByKey(before, limit)
+}
+
+// newestByKey is Newest one key at a time.
+func (l Log) newestByKey(before int64, limit int) ([][]byte, int64, error) {
 	last, err := l.Last()
 	if err != nil {
 		return nil, 0, err
@@ -57,10 +67,66 @@ func (l Log) Newest(before int64, limit int) ([][]byte, int64, error) {
 		}
 		out = append(out, doc)
 	}
+	return out, newestCursor(n), nil
+}
+
+func newestCursor(n int64) int64 {
 	if n <= 0 {
-		return out, 0, nil
+		return 0
 	}
-	return out, n + 1, nil
+	return n + 1
+}
+
+// newestBatched is newestByKey with the entries fetched by an IndexReader:
+// the same numbers in the same order, a missing entry skipped.
+func (l Log) newestBatched(r IndexReader, before int64, limit int) ([][]byte, int64, error) {
+	maxProbes := 4 * int64(limit)
+	from := before
+	if from < 0 {
+		from = 0
+	}
+	counter := l.Prefix + "/n"
+	page, err := r.ReadIndex(IndexQuery{Counter: counter, Entry: l.Prefix + "/", Desc: true,
+		From: from, Probes: maxProbes, Want: int64(limit)})
+	if err != nil {
+		return nil, 0, err
+	}
+	last, err := counterValue(counter, page.Counter)
+	if err != nil {
+		return nil, 0, err
+	}
+	n := last // the next number to probe, as in newestByKey
+	if before > 0 && before-1 < n {
+		n = before - 1
+	}
+	out := make([][]byte, 0, limit)
+	probes := int64(0)
+	for {
+		if err := checkPage(page, n+1, true); err != nil {
+			return nil, 0, err
+		}
+		i := 0
+		for n >= page.Scanned && n > 0 && len(out) < limit {
+			if i < len(page.Entries) && page.Entries[i].N == n {
+				out = append(out, page.Entries[i].Value)
+				i++
+			}
+			n--
+			probes++
+		}
+		if n <= 0 || len(out) >= limit || probes >= maxProbes {
+			break
+		}
+		page, err = r.ReadIndex(IndexQuery{Last: last, Entry: l.Prefix + "/", Desc: true,
+			From: n + 1, Probes: maxProbes - probes, Want: int64(limit - len(out))})
+		if err != nil {
+			return nil, 0, err
+		}
+		if page.Scanned == n+1 {
+			return nil, 0, errIndexReader // no progress
+		}
+	}
+	return out, newestCursor(n), nil
 }
 
 // DeleteAll removes every entry and the counter (deleting an app).

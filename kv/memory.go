@@ -1,6 +1,9 @@
 package kv
 
-import "sync"
+import (
+	"strconv"
+	"sync"
+)
 
 // Memory is an in-process Store and Counter for tests and benchmarks. It is
 // safe for concurrent use, so concurrency tests can run against it natively.
@@ -102,4 +105,71 @@ func (m *Memory) Keys() []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// ReadIndex implements IndexReader natively, as one operation (the Redis
+// backend's script is one round trip too).
+func (m *Memory) ReadIndex(q IndexQuery) (IndexPage, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ops++
+	return scanIndex(func(key string) ([]byte, bool) {
+		v, ok := m.data[key]
+		return append([]byte(nil), v...), ok
+	}, q), nil
+}
+
+// scanIndex answers q from get, as the Redis script in cmd/spinport does.
+func scanIndex(get func(key string) ([]byte, bool), q IndexQuery) IndexPage {
+	var last int64
+	var page IndexPage
+	if q.Counter == "" {
+		last = q.Last
+		page.Counter = formatInt(last)
+	} else {
+		raw, ok := get(q.Counter)
+		if !ok {
+			raw = []byte{'0'}
+		}
+		page.Counter = raw
+		n, ok := parseInt(raw)
+		if !ok {
+			return page // the caller reports the counter
+		}
+		last = n
+	}
+	n := q.From
+	if q.Desc && (n <= 0 || n > last+1) {
+		n = last + 1
+	}
+	page.Scanned = n
+	for p, found := int64(0), int64(0); p < q.Probes && found < q.Want; p++ {
+		if q.Desc {
+			n--
+			if n < 1 {
+				break
+			}
+		} else {
+			n++
+			if n > last {
+				break
+			}
+		}
+		page.Scanned = n
+		v, ok := get(q.Entry + strconv.FormatInt(n, 10))
+		if !ok {
+			continue
+		}
+		e := IndexEntry{N: n, Value: v}
+		if q.Item != "" {
+			rec, ok := get(q.Item + string(v))
+			if !ok {
+				continue
+			}
+			e.Name, e.Value = v, rec
+		}
+		page.Entries = append(page.Entries, e)
+		found++
+	}
+	return page
 }

@@ -164,3 +164,116 @@ func parseInt(b []byte) (int64, bool) {
 	}
 	return n, true
 }
+
+// IndexReader is an optional capability of a Backend's Store or Counter:
+// reading a page of an index (a Collection's slots and their records, a
+// Log's entries) in one round trip instead of one key at a time. The Redis
+// backend implements it with a script (cmd/spinport), Memory natively;
+// Spin's default store has no batching, and Collection.List and Log.Newest
+// then read key by key. Either way they decide what is listed themselves:
+// a reader only fetches.
+type IndexReader interface {
+	ReadIndex(q IndexQuery) (IndexPage, error)
+}
+
+// IndexQuery names the keys of an index and the numbers to probe.
+//
+// Ascending, the reader probes From+1, From+2, ... up to the counter;
+// descending, From-1, From-2, ... down to 1, where From 0 or above the
+// counter means counter+1 (the newest first). It stops after Probes numbers
+// or once it has found Want entries, whichever comes first.
+type IndexQuery struct {
+	Counter string // key of the counter (the highest number handed out); "": use Last
+	Last    int64  // the counter's value when Counter is "" (a page's later reads)
+	Entry   string // entry N is the key Entry+N (N in decimal)
+	Item    string // if not "", entry N holds a name and its record is the key Item+name
+	Desc    bool
+	From    int64
+	Probes  int64
+	Want    int64
+}
+
+// IndexPage is what a reader found, in probe order.
+type IndexPage struct {
+	// Counter is the counter's raw value ("0" when absent), or, for a
+	// query with Counter "", Last in decimal. The caller parses it.
+	Counter []byte
+	// Scanned is the last number probed, or From if none was (for a
+	// descending query from the counter: counter+1). A page's next read
+	// starts From there.
+	Scanned int64
+	// Entries are the numbers whose key exists (with Item: and whose
+	// record exists too), in probe order.
+	Entries []IndexEntry
+}
+
+// IndexEntry is one found entry: with IndexQuery.Item, Name is the entry's
+// value and Value the record's; without, Value is the entry's value.
+type IndexEntry struct {
+	N     int64
+	Name  []byte
+	Value []byte
+}
+
+// indexReader returns the backend's IndexReader, if it has one.
+func (b Backend) indexReader() IndexReader {
+	if r, ok := b.Counter.(IndexReader); ok {
+		return r
+	}
+	if r, ok := b.Store.(IndexReader); ok {
+		return r
+	}
+	return nil
+}
+
+// errIndexReader is a reader's answer that does not fit its query.
+var errIndexReader = errors.New("kv: index reader returned entries outside the probed range")
+
+// DecodeIndexPage reads an IndexPage from the one string the Redis
+// backend's script returns (one binary result whatever Spin's outbound
+// Redis does with nil and nested replies, and one guest allocation): a
+// sequence of fields, each its length in decimal, ":", then its bytes.
+// The fields are the counter's raw value, the last number probed, then per
+// entry its number, its name if the query has an Item prefix, and its value.
+func DecodeIndexPage(b []byte, withItem bool) (IndexPage, error) {
+	bad := errors.New("kv: malformed index page")
+	var fields [][]byte
+	for len(b) > 0 {
+		i := 0
+		for i < len(b) && i < 10 && b[i] != ':' {
+			i++
+		}
+		n, ok := parseInt(b[:i])
+		if i == len(b) || b[i] != ':' || !ok || n < 0 || n > int64(len(b)-i-1) {
+			return IndexPage{}, bad
+		}
+		fields = append(fields, b[i+1:i+1+int(n)])
+		b = b[i+1+int(n):]
+	}
+	width := 2
+	if withItem {
+		width = 3
+	}
+	if len(fields) < 2 || (len(fields)-2)%width != 0 {
+		return IndexPage{}, bad
+	}
+	page := IndexPage{Counter: fields[0]}
+	var ok bool
+	if page.Scanned, ok = parseInt(fields[1]); !ok {
+		return IndexPage{}, bad
+	}
+	rest := fields[2:]
+	page.Entries = make([]IndexEntry, 0, len(rest)/width)
+	for i := 0; i < len(rest); i += width {
+		var e IndexEntry
+		if e.N, ok = parseInt(rest[i]); !ok {
+			return IndexPage{}, bad
+		}
+		if withItem {
+			e.Name = rest[i+1]
+		}
+		e.Value = rest[i+width-1]
+		page.Entries = append(page.Entries, e)
+	}
+	return page, nil
+}
