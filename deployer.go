@@ -7,8 +7,9 @@ type Deployer interface {
 	ApplyTenant(t Tenant) error
 	DeleteTenant(slug string) error
 	// Apply converges the app's objects to rev, with what the service
-	// decided around it (with).
-	Apply(t Tenant, app App, rev Revision, with ApplyWith) error
+	// decided around it (with), sending only objects that differ from what
+	// with.Previous records as applied. It returns what is applied now.
+	Apply(t Tenant, app App, rev Revision, with ApplyWith) (Applied, error)
 	DeleteApp(app App) error
 	// SetPullSecret stores a registry's pull credentials in the tenant's
 	// namespace (a dockerconfigjson Secret); they never touch the KV store.
@@ -36,7 +37,16 @@ type ApplyWith struct {
 	// PullRegistry is the image's registry when the tenant registered pull
 	// credentials for it: the SpinApp references them.
 	PullRegistry string
+	// Previous is what the app's last successful apply left in the cluster
+	// (nil: unknown, so everything is applied). Its "tenant" entry is the
+	// tenant's objects.
+	Previous Applied
 }
+
+// Applied is a digest per object an apply left in the cluster ("tenant",
+// "SpinApp", "Ingress", ...): the next apply skips the objects whose
+// digest is unchanged, so a redeploy sends only what changed.
+type Applied map[string]string
 
 // KVStore is the Redis database an app's KV store "default" uses.
 type KVStore struct {

@@ -42,7 +42,7 @@ func (d *recordingDeployer) record(s string) error {
 }
 func (d *recordingDeployer) ApplyTenant(t spinport.Tenant) error { return d.record("tenant " + t.Slug) }
 func (d *recordingDeployer) DeleteTenant(slug string) error      { return d.record("delete tenant " + slug) }
-func (d *recordingDeployer) Apply(t spinport.Tenant, a spinport.App, r spinport.Revision, with spinport.ApplyWith) error {
+func (d *recordingDeployer) Apply(t spinport.Tenant, a spinport.App, r spinport.Revision, with spinport.ApplyWith) (spinport.Applied, error) {
 	pull := ""
 	if with.PullRegistry != "" {
 		pull = " pull " + with.PullRegistry
@@ -54,7 +54,7 @@ func (d *recordingDeployer) Apply(t spinport.Tenant, a spinport.App, r spinport.
 		}
 		pull += where + strconv.FormatInt(with.KV.DB, 10)
 	}
-	return d.record("apply " + a.Tenant + "/" + a.Name + " " + r.Image + pull)
+	return spinport.Applied{"SpinApp": r.Image}, d.record("apply " + a.Tenant + "/" + a.Name + " " + r.Image + pull)
 }
 func (d *recordingDeployer) DeleteApp(a spinport.App) error {
 	return d.record("delete " + a.Tenant + "/" + a.Name)

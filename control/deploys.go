@@ -114,7 +114,18 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 func (s *Service) apply(p *Principal, t spinport.Tenant, app spinport.App, rev spinport.Revision) (spinport.Revision, error) {
 	with, err := s.applyWith(t, app, rev)
 	if err == nil {
-		err = s.Deployer.Apply(t, app, rev, with)
+		var applied spinport.Applied
+		applied, err = s.Deployer.Apply(t, app, rev, with)
+		// Record what is in the cluster now; after a failure nothing is
+		// known, and the next apply sends everything.
+		switch {
+		case err == nil:
+			err = s.DB.PutAppApplied(app.Tenant, app.Name, applied)
+		case !errors.Is(err, spinport.ErrNoCluster):
+			if ferr := s.DB.ForgetAppApplied(app.Tenant, app.Name); ferr != nil {
+				s.logf("forgetting what was applied: " + ferr.Error())
+			}
+		}
 	}
 	if err == nil {
 		// The Ingress serves the hosts now; records in managed zones point
@@ -145,6 +156,11 @@ func (s *Service) applyWith(t spinport.Tenant, app spinport.App, rev spinport.Re
 	var err error
 	if with.KV, err = s.appKV(t, app, rev); err != nil {
 		return with, err
+	}
+	if s.hasCluster() && !t.ClusterPending {
+		if with.Previous, err = s.DB.AppApplied(t.Slug, app.Name); err != nil {
+			return with, err
+		}
 	}
 	if im, perr := spinport.ParseImage(rev.Image); perr == nil && s.hasCluster() {
 		if _, err := s.DB.GetRegistryCredential(t.Slug, im.Registry); err == nil {

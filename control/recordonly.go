@@ -12,8 +12,8 @@ var _ spinport.Deployer = RecordOnly{}
 
 func (RecordOnly) ApplyTenant(spinport.Tenant) error { return nil }
 func (RecordOnly) DeleteTenant(string) error         { return nil }
-func (RecordOnly) Apply(spinport.Tenant, spinport.App, spinport.Revision, spinport.ApplyWith) error {
-	return spinport.ErrNoCluster
+func (RecordOnly) Apply(spinport.Tenant, spinport.App, spinport.Revision, spinport.ApplyWith) (spinport.Applied, error) {
+	return nil, spinport.ErrNoCluster
 }
 func (RecordOnly) DeleteApp(spinport.App) error { return nil }
 func (RecordOnly) SetSecret(tenant, app, name, value string) error {

@@ -1,7 +1,9 @@
 package spinkube
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -58,16 +60,31 @@ func problem(step string, err error) error {
 
 // ApplyTenant creates or updates the namespace, its quota and executor.
 func (d *Deployer) ApplyTenant(t spinport.Tenant) error {
-	objs := [][]byte{d.S.NamespaceObject(t), d.S.QuotaObject(t), d.S.ExecutorObject(t)}
-	if d.S.Network != nil {
-		objs = append(objs, d.S.NetworkPolicyObject(t))
-	}
-	for _, obj := range objs {
+	for _, obj := range d.tenantObjects(t) {
 		if _, err := d.K.Apply(obj); err != nil {
 			return problem("tenant "+t.Slug, err)
 		}
 	}
 	return nil
+}
+
+func (d *Deployer) tenantObjects(t spinport.Tenant) [][]byte {
+	objs := [][]byte{d.S.NamespaceObject(t), d.S.QuotaObject(t), d.S.ExecutorObject(t)}
+	if d.S.Network != nil {
+		objs = append(objs, d.S.NetworkPolicyObject(t))
+	}
+	return objs
+}
+
+// digest names an object's applied content (its first 16 bytes of SHA-256,
+// hex): equal digests mean the same server-side apply.
+func digest(objs ...[]byte) string {
+	h := sha256.New()
+	for _, o := range objs {
+		h.Write(o)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // DeleteTenant deletes the namespace; Kubernetes removes what it holds.
@@ -82,10 +99,34 @@ func (d *Deployer) DeleteTenant(slug string) error {
 // Apply converges the app's objects to rev, in dependency order: tenant
 // objects (so a half-created tenant is repaired), the runtime-config
 // Secret, the SpinApp, then Ingress and Certificate. Every step is a
-// server-side apply, so running it again converges.
-func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revision, with spinport.ApplyWith) error {
-	if err := d.ApplyTenant(t); err != nil {
-		return err
+// server-side apply, so running it again converges; a step whose object
+// is what with.Previous records as applied is skipped, so a redeploy to a
+// new image sends the SpinApp alone (plus the namespace check k8sproxy
+// makes before any namespaced request).
+func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revision, with spinport.ApplyWith) (spinport.Applied, error) {
+	prev := with.Previous
+	if prev != nil {
+		// The namespace check every namespaced request makes anyway (k8sproxy
+		// caches it for the request), made first: a namespace deleted by
+		// hand means nothing recorded as applied is there any more.
+		_, err := d.K.Get("Namespace", "", d.S.Namespace(t.Slug))
+		if k8sproxy.IsNotFound(err) {
+			prev = nil
+		} else if err != nil {
+			return nil, problem("tenant "+t.Slug, err)
+		}
+	}
+	now := spinport.Applied{}
+	// changed records obj's digest under key and reports whether it must
+	// be sent (what is recorded as applied differs).
+	changed := func(key string, objs ...[]byte) bool {
+		now[key] = digest(objs...)
+		return prev == nil || prev[key] != now[key]
+	}
+	if objs := d.tenantObjects(t); changed("tenant", objs...) {
+		if err := d.ApplyTenant(t); err != nil {
+			return nil, err
+		}
 	}
 	// Turning KV off leaves the runtime-config Secret in place: pods of the
 	// previous revision mount it until the rollout replaces them, and a
@@ -97,38 +138,54 @@ func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revis
 		if with.KV.Own {
 			var err error
 			if base, err = d.tenantRedisURL(app.Tenant); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		kvURL = RedisDatabaseURL(base, with.KV.DB)
 	}
 	if kvURL != "" || d.S.BlockPrivateNetworks {
-		if _, err := d.K.Apply(d.S.RuntimeConfigSecret(app.Tenant, app.Name, kvURL)); err != nil {
-			return problem("runtime config", err)
+		if obj := d.S.RuntimeConfigSecret(app.Tenant, app.Name, kvURL); changed("runtime-config", obj) {
+			if _, err := d.K.Apply(obj); err != nil {
+				return nil, problem("runtime config", err)
+			}
 		}
+	} else if prev != nil && prev["runtime-config"] != "" {
+		now["runtime-config"] = prev["runtime-config"] // still there for the previous pods (above)
 	}
 	image := rev.Image
 	if rev.Digest != "" {
 		image = spinport.Pin(rev.Image, rev.Digest)
 	}
-	if err := d.applyCounted(d.S.SpinAppObject(app, rev, image, with.PullRegistry)); err != nil {
-		return problem("SpinApp", err)
+	if obj := d.S.SpinAppObject(app, rev, image, with.PullRegistry); changed("SpinApp", obj) {
+		if err := d.applyCounted(obj); err != nil {
+			return nil, problem("SpinApp", err)
+		}
 	}
 	if rev.Scaling.Autoscale {
-		if _, err := d.K.Apply(d.S.AutoscalerObject(app, rev.Scaling)); err != nil {
-			return problem("HorizontalPodAutoscaler", err)
+		if obj := d.S.AutoscalerObject(app, rev.Scaling); changed("HorizontalPodAutoscaler", obj) {
+			if _, err := d.K.Apply(obj); err != nil {
+				return nil, problem("HorizontalPodAutoscaler", err)
+			}
 		}
-	} else if err := d.K.Delete("HorizontalPodAutoscaler", d.S.Namespace(app.Tenant), app.Name, "Background"); err != nil && !k8sproxy.IsNotFound(err) {
-		return problem("HorizontalPodAutoscaler", err) // a fixed count again: the autoscaler must not fight it
+	} else if prev == nil || prev["HorizontalPodAutoscaler"] != "" {
+		// A fixed count again: the autoscaler must not fight it. Only sent
+		// when one may exist (never for an app that was never autoscaled).
+		if err := d.K.Delete("HorizontalPodAutoscaler", d.S.Namespace(app.Tenant), app.Name, "Background"); err != nil && !k8sproxy.IsNotFound(err) {
+			return nil, problem("HorizontalPodAutoscaler", err)
+		}
 	}
 	hosts := d.S.Hosts(app.Tenant, app.Name, rev.Domains)
-	if _, err := d.K.Apply(d.S.IngressObject(app, hosts)); err != nil {
-		return problem("Ingress", err)
+	if obj := d.S.IngressObject(app, hosts); changed("Ingress", obj) {
+		if _, err := d.K.Apply(obj); err != nil {
+			return nil, problem("Ingress", err)
+		}
 	}
-	if _, err := d.K.Apply(d.S.CertificateObject(app, hosts)); err != nil {
-		return problem("Certificate", err)
+	if obj := d.S.CertificateObject(app, hosts); changed("Certificate", obj) {
+		if _, err := d.K.Apply(obj); err != nil {
+			return nil, problem("Certificate", err)
+		}
 	}
-	return nil
+	return now, nil
 }
 
 // quotaPending reports the API server refusing an object that a

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,8 +59,9 @@ func TestApplyWaitsForPendingQuota(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := &Deployer{K: k, S: testSettings, Sleep: func(d time.Duration) { slept = append(slept, d) }}
-		return d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"},
+		_, err = d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"},
 			spinport.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}}, spinport.ApplyWith{})
+		return err
 	}
 
 	refusals.Store(2)
@@ -120,8 +122,9 @@ func TestApplyWaitsForTheWebhookToSeeTheExecutor(t *testing.T) {
 	s.RetryBudget = 500 * time.Millisecond
 	d := &Deployer{K: k, S: s, Sleep: func(d time.Duration) { slept += d }}
 	deploy := func() error {
-		return d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"},
+		_, err = d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"},
 			spinport.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}}, spinport.ApplyWith{})
+		return err
 	}
 	refusals.Store(2)
 	if err := deploy(); err != nil {
@@ -203,7 +206,7 @@ func TestKVOffKeepsTheRuntimeConfigSecret(t *testing.T) {
 	}
 	d := &Deployer{K: k, S: testSettings}
 	app := spinport.App{Tenant: "acme", Name: "web"}
-	if err := d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, app,
+	if _, err := d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, app,
 		spinport.Revision{Number: 2, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}, KV: false}, spinport.ApplyWith{}); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +258,7 @@ func TestApplyWithTheTenantsOwnRedis(t *testing.T) {
 	app := spinport.App{Tenant: "acme", Name: "web"}
 	rev := spinport.Revision{Number: 1, Image: "ghcr.io/acme/web:v1", Scaling: spinport.Scaling{Replicas: 1}, KV: true}
 	ten := spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}
-	if err := d.Apply(ten, app, rev, spinport.ApplyWith{KV: &spinport.KVStore{Own: true, DB: 4}}); err != nil {
+	if _, err := d.Apply(ten, app, rev, spinport.ApplyWith{KV: &spinport.KVStore{Own: true, DB: 4}}); err != nil {
 		t.Fatal(err)
 	}
 	var toml string
@@ -269,9 +272,80 @@ func TestApplyWithTheTenantsOwnRedis(t *testing.T) {
 		t.Errorf("runtime config %q: want the tenant's Redis, database 4", toml)
 	}
 	missing = true
-	err = d.Apply(ten, app, rev, spinport.ApplyWith{KV: &spinport.KVStore{Own: true, DB: 4}})
+	_, err = d.Apply(ten, app, rev, spinport.ApplyWith{KV: &spinport.KVStore{Own: true, DB: 4}})
 	var se *spinport.Error
 	if !errors.As(err, &se) || se.Kind != spinport.Refused || !strings.Contains(se.Detail, "PUT /api/v1/tenants/acme/redis") {
 		t.Errorf("missing Secret: %v", err)
+	}
+}
+
+// A redeploy to a new image sends only what changed: the namespace check
+// and the SpinApp. No HPA DELETE for an app that was never autoscaled, and
+// a namespace deleted by hand brings everything back.
+func TestRedeploySendsOnlyWhatChanged(t *testing.T) {
+	var mu sync.Mutex
+	var reqs []string
+	nsGone := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reqs = append(reqs, r.Method+" "+r.URL.Path)
+		gone := nsGone
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if gone && r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/namespaces/spinport-acme") {
+			w.WriteHeader(404)
+			w.Write([]byte(`{"kind":"Status","reason":"NotFound","code":404}`))
+			return
+		}
+		w.Write([]byte(`{"metadata":{"labels":{"app.kubernetes.io/managed-by":"spinport"}}}`))
+	}))
+	defer srv.Close()
+	deploy := func(rev spinport.Revision, prev spinport.Applied) (spinport.Applied, []string) {
+		t.Helper()
+		k, err := k8sproxy.New(srv.URL, "token", srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		reqs = nil
+		mu.Unlock()
+		d := &Deployer{K: k, S: testSettings}
+		applied, err := d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"}, rev, spinport.ApplyWith{Previous: prev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return applied, append([]string(nil), reqs...)
+	}
+	rev := spinport.Revision{Number: 1, Image: "ghcr.io/acme/web@sha256:" + strings.Repeat("a", 64), Scaling: spinport.Scaling{Replicas: 2}}
+	first, all := deploy(rev, nil)
+	if len(all) < 7 || !strings.Contains(strings.Join(all, " "), "DELETE") {
+		t.Errorf("a first apply sends everything (and the HPA delete, not knowing better): %v", all)
+	}
+	rev.Number, rev.Image = 2, "ghcr.io/acme/web@sha256:"+strings.Repeat("b", 64)
+	second, got := deploy(rev, first)
+	if len(got) != 2 || got[0] != "GET /api/v1/namespaces/spinport-acme" || got[1] != "PATCH /apis/core.spinkube.dev/v1alpha1/namespaces/spinport-acme/spinapps/web" {
+		t.Errorf("a redeploy to a new digest sent %v, want the namespace check and the SpinApp", got)
+	}
+	if second["Ingress"] != first["Ingress"] || second["SpinApp"] == first["SpinApp"] || second["HorizontalPodAutoscaler"] != "" {
+		t.Errorf("applied %v after %v", second, first)
+	}
+	// Autoscaled, then fixed again: the HPA is applied, then deleted once.
+	rev.Number, rev.Scaling = 3, spinport.Scaling{Autoscale: true, MinReplicas: 1, MaxReplicas: 3}
+	third, got := deploy(rev, second)
+	if !strings.Contains(strings.Join(got, " "), "horizontalpodautoscalers/web") {
+		t.Errorf("autoscaling sent %v", got)
+	}
+	rev.Number, rev.Scaling = 4, spinport.Scaling{Replicas: 1}
+	_, got = deploy(rev, third)
+	if !strings.Contains(strings.Join(got, " "), "DELETE /apis/autoscaling/v2/namespaces/spinport-acme/horizontalpodautoscalers/web") {
+		t.Errorf("back to a fixed count sent %v, want the HPA deleted", got)
+	}
+	// The namespace is gone: everything again.
+	nsGone = true
+	_, got = deploy(rev, second)
+	if !strings.Contains(strings.Join(got, " "), "PATCH /api/v1/namespaces/spinport-acme") || !strings.Contains(strings.Join(got, " "), "ingresses/web") {
+		t.Errorf("after the namespace vanished: %v", got)
 	}
 }

@@ -1,0 +1,62 @@
+package kv
+
+import (
+	"errors"
+	"sort"
+
+	"github.com/spinport/spinport"
+	"github.com/spinport/spinport/jsonw"
+	"github.com/tidwall/gjson"
+)
+
+// What an app's last successful apply left in the cluster (a digest per
+// object), so the next apply sends only what changed. Absent: unknown,
+// and the next apply sends everything.
+
+func appliedKey(t, a string) string { return appPrefix(t, a) + "/applied" }
+
+// AppApplied returns the app's applied digests, nil when none are recorded.
+func (db DB) AppApplied(tenant, app string) (spinport.Applied, error) {
+	b, err := db.B.Get(appliedKey(tenant, app))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := parse(b)
+	if err != nil {
+		return nil, nil // unreadable: apply everything
+	}
+	out := spinport.Applied{}
+	r.Get("objects").ForEach(func(k, v gjson.Result) bool {
+		out[k.String()] = v.String()
+		return true
+	})
+	return out, nil
+}
+
+func (db DB) PutAppApplied(tenant, app string, a spinport.Applied) error {
+	var w jsonw.W
+	w.Object().Num("schema", SchemaVersion).Key("objects").Object()
+	for _, k := range sortedKeys(a) {
+		w.Str(k, a[k])
+	}
+	w.End().End()
+	return db.B.Set(appliedKey(tenant, app), w.Bytes())
+}
+
+// ForgetAppApplied makes the next apply send everything (after a failed
+// apply, whose objects are in an unknown state, or when the app goes).
+func (db DB) ForgetAppApplied(tenant, app string) error {
+	return db.B.Delete(appliedKey(tenant, app))
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
