@@ -38,9 +38,12 @@ type ApplyWith struct {
 	// credentials for it: the SpinApp references them.
 	PullRegistry string
 	// Previous is what the app's last successful apply left in the cluster
-	// (nil: unknown, so everything is applied). Its "tenant" entry is the
-	// tenant's objects.
+	// (nil: unknown, so everything is applied and what may exist is
+	// removed; empty: nothing, a new app).
 	Previous Applied
+	// TenantApplied is the digest of the tenant's objects as last applied
+	// ("" : unknown); Apply returns the current one as Applied["tenant"].
+	TenantApplied string
 }
 
 // Applied is a digest per object an apply left in the cluster ("tenant",

@@ -120,7 +120,13 @@ func (s *Service) apply(p *Principal, t spinport.Tenant, app spinport.App, rev s
 		// known, and the next apply sends everything.
 		switch {
 		case err == nil:
-			err = s.DB.PutAppApplied(app.Tenant, app.Name, applied)
+			if d := applied["tenant"]; d != with.TenantApplied {
+				err = s.DB.PutTenantApplied(app.Tenant, d)
+			}
+			if err == nil {
+				delete(applied, "tenant")
+				err = s.DB.PutAppApplied(app.Tenant, app.Name, applied)
+			}
 		case !errors.Is(err, spinport.ErrNoCluster):
 			if ferr := s.DB.ForgetAppApplied(app.Tenant, app.Name); ferr != nil {
 				s.logf("forgetting what was applied: " + ferr.Error())
@@ -158,8 +164,14 @@ func (s *Service) applyWith(t spinport.Tenant, app spinport.App, rev spinport.Re
 		return with, err
 	}
 	if s.hasCluster() && !t.ClusterPending {
+		if with.TenantApplied, err = s.DB.TenantApplied(t.Slug); err != nil {
+			return with, err
+		}
 		if with.Previous, err = s.DB.AppApplied(t.Slug, app.Name); err != nil {
 			return with, err
+		}
+		if with.Previous == nil && rev.Number == 1 {
+			with.Previous = spinport.Applied{} // a new app: nothing of it exists yet
 		}
 	}
 	if im, perr := spinport.ParseImage(rev.Image); perr == nil && s.hasCluster() {

@@ -1,26 +1,37 @@
 package e2e
 
-// BenchmarkDeployToReady: the time from a deploy to a Ready SpinApp on the
-// loopback cluster, through spinport's API (the real .wasm in spinhost)
-// and, side by side in the same run, through `kubectl apply -f
-// spinapp.yaml` + `kubectl wait` for the same app on the same cluster.
+// BenchmarkDeployToReady: the time from a deploy to the app running the
+// new image with 2 ready replicas on the loopback cluster, for three
+// contenders side by side in the same run:
+//
+//   - spinport: its API (the real .wasm in spinhost);
+//   - kubectl: `kubectl apply -f spinapp.yaml` + `kubectl wait`;
+//   - raw: one server-side apply of the same SpinApp by a plain HTTP
+//     client, the floor (what is left is spin-operator's reconcile);
+//
+// in two scenarios: "new" (a fresh app each run) and "redeploy" (an
+// existing app moved to a new digest each run). Images are digest-pinned.
 //
 //	make bench     # hack/bench.sh: -bench . -benchtime 1x in e2e/ with the cluster up
 //	SPINPORT_CLUSTER_ENV=$PWD/.cluster/env SPINPORT_WASM=$PWD/build/spinport.wasm SPINPORT_MANIFEST=$PWD/spin.toml \
 //	  go -C e2e test -run '^$' -bench DeployToReady -benchtime 1x .   # from the repository root
 //
 // One benchmark iteration does SPINPORT_BENCH_RUNS (default 10) timed runs
-// of each, alternating which goes first, after one untimed warm-up run of
-// each (kubectl's first run fills its discovery cache). Every run deploys a
-// fresh app (2 replicas) and ends when a watch on the SpinApp (opened
-// before the deploy, straight to the API server) sees
-// status.readyReplicas = 2. Both spinport and kubectl reach the API server
-// through a counting TLS proxy (apiProxy), which gives the API server
-// requests per deploy; the watch does not go through it.
+// of each contender per scenario, rotating which goes first, after one
+// untimed warm-up run of each (kubectl's first run fills its discovery
+// cache). Every run ends when one watch on the app's Deployment (opened
+// before the deploy, straight to the API server) sees the new image rolled
+// out: observedGeneration current, 2 updated and 2 ready replicas. All
+// contenders reach the API server through a counting TLS proxy
+// (apiProxy), which gives the API server requests per deploy; the watch
+// does not go through it.
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -60,7 +71,7 @@ func BenchmarkDeployToReady(b *testing.B) {
 	})
 	api.must(201, "POST", "/api/v1/tenants", map[string]any{"slug": tenant})
 
-	// The kubectl side gets a namespace like the tenant's: same executor,
+	// kubectl and raw get a namespace like the tenant's: same executor,
 	// same quota (quota admission is on the path of every pod).
 	k.mustCall(b, "POST", "/api/v1/namespaces", map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": kubeNS}}, 201)
 	executor := k.mustObject(b, groupPath("core.spinkube.dev/v1alpha1", spinNS, "spinappexecutors", "spinport-"+tenant))
@@ -98,108 +109,155 @@ current-context: bench
 		}
 		return nil
 	}
+	// The SpinApp kubectl and raw apply: what spinport makes, minus labels.
+	spinApp := func(name, image string) string {
+		return fmt.Sprintf(`{"apiVersion":"core.spinkube.dev/v1alpha1","kind":"SpinApp","metadata":{"name":%q,"namespace":%q},
+"spec":{"executor":%q,"image":%q,"replicas":2,
+"resources":{"limits":{"cpu":"500m","memory":"256Mi"},"requests":{"cpu":"50m","memory":"64Mi"}},
+"checks":{"readiness":{"httpGet":{"path":"/.well-known/spin/health","httpHeaders":[]}},"liveness":{"httpGet":{"path":"/.well-known/spin/health","httpHeaders":[]}}}}}`,
+			name, kubeNS, kubeNS, image)
+	}
+	proxyClient := &http.Client{Timeout: 30 * time.Second, Transport: proxyTransport(b, proxy)}
 
-	type result struct {
-		total, call time.Duration // deploy -> Ready; the deploy call alone
-		requests    int64
-		seen        []string // the requests, method and path
-	}
-	spinportRun := func(name string) result {
-		base := "/api/v1/tenants/" + tenant + "/apps/"
-		api.must(201, "POST", "/api/v1/tenants/"+tenant+"/apps", map[string]any{"name": name, "replicas": 2})
-		ready := k.watchReady(b, spinNS, name, 2)
+	type result = deployResult
+	n := 0
+	image := func() string { n++; return helloImage + "@" + digestOf(fmt.Sprintf("bench %s %d", suffix, n)) }
+	// timed runs deploy, from just before the call until the watch sees
+	// the image rolled out.
+	timed := func(ns, name, img string, deploy func() error) result {
+		ready := k.watchRolledOut(b, ns, name, img, 2)
 		proxy.Seen()
 		before := proxy.Requests()
 		start := time.Now()
-		r := api.do("POST", base+name+"/deployments", map[string]any{"image": helloImage})
+		if err := deploy(); err != nil {
+			b.Fatal(err)
+		}
 		call := time.Since(start)
 		requests := proxy.Requests() - before
 		seen := proxy.Seen()
-		if r.Status != 201 {
-			b.Fatalf("deploy: %s", r)
-		}
 		if err := <-ready; err != nil {
-			b.Fatalf("spinport %s: %v", name, err)
+			b.Fatalf("%s/%s: %v", ns, name, err)
 		}
-		total := time.Since(start)
-		api.must(204, "DELETE", base+name, nil)
-		return result{total, call, requests, seen}
+		return result{time.Since(start), call, requests, seen}
 	}
-	kubectlRun := func(name string) result {
-		file := filepath.Join(dir, name+".yaml")
-		if err := os.WriteFile(file, []byte(fmt.Sprintf(`apiVersion: core.spinkube.dev/v1alpha1
-kind: SpinApp
-metadata:
-  name: %s
-  namespace: %s
-spec:
-  executor: %s
-  image: %s
-  replicas: 2
-  resources: # what spinport sets (its defaults); the copied quota requires them
-    limits: {cpu: 500m, memory: 256Mi}
-    requests: {cpu: 50m, memory: 64Mi}
-  checks:
-    readiness: {httpGet: {path: /.well-known/spin/health, httpHeaders: []}}
-    liveness: {httpGet: {path: /.well-known/spin/health, httpHeaders: []}}
-`, name, kubeNS, kubeNS, helloImage)), 0o644); err != nil {
-			b.Fatal(err)
+	deployers := map[string]func(name, img string) result{
+		"spinport": func(name, img string) result {
+			return timed(spinNS, name, img, func() error {
+				if r := api.do("POST", "/api/v1/tenants/"+tenant+"/apps/"+name+"/deployments", map[string]any{"image": img}); r.Status != 201 {
+					return fmt.Errorf("deploy: %s", r)
+				}
+				return nil
+			})
+		},
+		"kubectl": func(name, img string) result {
+			file := filepath.Join(dir, name+".json")
+			if err := os.WriteFile(file, []byte(spinApp(name, img)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			r := timed(kubeNS, name, img, func() error { return kubectl("apply", "-f", file) })
+			return r
+		},
+		"raw": func(name, img string) result {
+			return timed(kubeNS, name, img, func() error {
+				req, _ := http.NewRequest("PATCH", proxy.URL+spinAppPath(kubeNS, name)+"?fieldManager=bench&force=true", bytes.NewReader([]byte(spinApp(name, img))))
+				req.Header.Set("Content-Type", "application/apply-patch+yaml")
+				req.Header.Set("Authorization", "Bearer "+k.AdminToken)
+				res, err := proxyClient.Do(req)
+				if err != nil {
+					return err
+				}
+				res.Body.Close()
+				if res.StatusCode/100 != 2 {
+					return fmt.Errorf("raw apply: %s", res.Status)
+				}
+				return nil
+			})
+		},
+	}
+	// Each contender's apps carry its prefix, so kubectl's and raw's share
+	// a namespace without sharing an app.
+	create := func(who, name string) {
+		if who == "spinport" {
+			api.must(201, "POST", "/api/v1/tenants/"+tenant+"/apps", map[string]any{"name": name, "replicas": 2})
 		}
-		proxy.Seen()
-		before := proxy.Requests()
-		start := time.Now()
-		if err := kubectl("apply", "-f", file); err != nil {
-			b.Fatal(err)
+	}
+	remove := func(who, name string) {
+		if who == "spinport" {
+			api.must(204, "DELETE", "/api/v1/tenants/"+tenant+"/apps/"+name, nil)
+			return
 		}
-		call := time.Since(start)
-		if err := kubectl("wait", "--for=jsonpath={.status.readyReplicas}=2", "-n", kubeNS, "spinapp/"+name, "--timeout=60s"); err != nil {
-			b.Fatal(err)
-		}
-		total := time.Since(start)
-		requests := proxy.Requests() - before
-		seen := proxy.Seen()
 		k.mustCall(b, "DELETE", spinAppPath(kubeNS, name), nil, 200, 202)
-		return result{total, call, requests, seen}
 	}
+	order := []string{"spinport", "kubectl", "raw"}
 
 	for i := 0; i < b.N; i++ {
-		spinportRun(fmt.Sprintf("warm-%d", i))
-		kubectlRun(fmt.Sprintf("warm-%d", i))
-		var sp, kc []result
+		results := map[string][]result{}
+		// Warm-up, and the apps the redeploy scenario moves.
+		for _, who := range order {
+			name := fmt.Sprintf("%s-re-%d", who[:3], i)
+			create(who, name)
+			deployers[who](name, image())
+		}
 		b.ResetTimer()
 		for r := 0; r < runs; r++ {
-			name := fmt.Sprintf("web-%d-%d", i, r)
-			if r%2 == 0 {
-				sp = append(sp, spinportRun(name))
-				kc = append(kc, kubectlRun(name))
-			} else {
-				kc = append(kc, kubectlRun(name))
-				sp = append(sp, spinportRun(name))
+			for j := range order {
+				who := order[(r+j)%len(order)] // rotate who goes first
+				name := fmt.Sprintf("%s-new-%d-%d", who[:3], i, r)
+				create(who, name)
+				results["new/"+who] = append(results["new/"+who], deployers[who](name, image()))
+				remove(who, name)
+				results["redeploy/"+who] = append(results["redeploy/"+who], deployers[who](fmt.Sprintf("%s-re-%d", who[:3], i), image()))
 			}
 		}
 		b.StopTimer()
-		report := func(who string, rs []result) {
-			var total, call []time.Duration
-			var req []float64
-			for _, r := range rs {
-				total, call, req = append(total, r.total), append(call, r.call), append(req, float64(r.requests))
+		for _, scenario := range []string{"new", "redeploy"} {
+			floor := durationStats(totals(results[scenario+"/raw"])).median
+			for _, who := range order {
+				rs := results[scenario+"/"+who]
+				var call []time.Duration
+				var req []float64
+				for _, r := range rs {
+					call, req = append(call, r.call), append(req, float64(r.requests))
+				}
+				st := durationStats(totals(rs))
+				key := scenario + "-" + who
+				b.ReportMetric(st.median, key+"-median-ms")
+				b.ReportMetric(durationStats(call).median, key+"-call-median-ms")
+				b.ReportMetric(mean(req), key+"-apireq/deploy")
+				b.Logf("%-8s %-8s deploy -> rolled out over %d runs: median %.0f ms (floor +%.0f ms, ×%.2f), min %.0f, p90 %.0f, max %.0f; call median %.0f ms; %.1f API server requests per deploy (%v)",
+					scenario, who, len(rs), st.median, st.median-floor, st.median/floor, st.min, st.p90, st.max, durationStats(call).median, mean(req), req)
+				b.Logf("%-8s %-8s requests of the first run: %s", scenario, who, strings.Join(rs[0].seen, ", "))
 			}
-			st := durationStats(total)
-			b.ReportMetric(st.median, who+"-median-ms")
-			b.ReportMetric(st.min, who+"-min-ms")
-			b.ReportMetric(st.p90, who+"-p90-ms")
-			b.ReportMetric(st.max, who+"-max-ms")
-			b.ReportMetric(durationStats(call).median, who+"-call-median-ms")
-			b.ReportMetric(mean(req), who+"-apireq/deploy")
-			b.Logf("%-8s deploy -> Ready over %d runs: median %.0f ms, min %.0f, p90 %.0f, max %.0f; deploy call median %.0f ms; %.1f API server requests per deploy (%v)",
-				who, len(rs), st.median, st.min, st.p90, st.max, durationStats(call).median, mean(req), req)
-			b.Logf("%-8s requests of the first run: %s", who, strings.Join(rs[0].seen, ", "))
 		}
-		report("spinport", sp)
-		report("kubectl", kc)
 		b.ReportMetric(0, "ns/op")
 		b.StartTimer()
 	}
+}
+
+// deployResult is one timed deploy.
+type deployResult struct {
+	total, call time.Duration // deploy -> rolled out; the deploy call alone
+	requests    int64
+	seen        []string // the requests, method and path
+}
+
+// proxyTransport trusts the counting proxy's certificate.
+func proxyTransport(tb testing.TB, p *apiProxy) *http.Transport {
+	pem, err := os.ReadFile(p.CAFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+}
+
+func totals(rs []deployResult) []time.Duration {
+	var out []time.Duration
+	for _, r := range rs {
+		out = append(out, r.total)
+	}
+	return out
 }
 
 type stats struct{ min, median, p90, max float64 }
@@ -231,26 +289,27 @@ func mean(xs []float64) float64 {
 	return s / float64(len(xs))
 }
 
-// watchReady opens a watch on SpinApp ns/name straight to the API server
-// (not through any proxy) and sends nil once its status.readyReplicas
-// reaches replicas (or an error after a minute). The watch is open when
-// watchReady returns.
-func (k *kubeCluster) watchReady(tb testing.TB, ns, name string, replicas int64) <-chan error {
+// watchRolledOut opens a watch on the Deployment ns/name spin-operator
+// makes for a SpinApp, straight to the API server (not through any
+// proxy), and sends nil once it runs image with replicas updated and ready
+// replicas at its current generation (or an error after a minute). The
+// watch is open when watchRolledOut returns.
+func (k *kubeCluster) watchRolledOut(tb testing.TB, ns, name, image string, replicas int64) <-chan error {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	req, _ := http.NewRequestWithContext(ctx, "GET", k.URL+"/apis/core.spinkube.dev/v1alpha1/namespaces/"+ns+
-		"/spinapps?watch=1&allowWatchBookmarks=false&fieldSelector=metadata.name%3D"+name, nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", k.URL+"/apis/apps/v1/namespaces/"+ns+
+		"/deployments?watch=1&allowWatchBookmarks=false&fieldSelector=metadata.name%3D"+name, nil)
 	req.Header.Set("Authorization", "Bearer "+k.AdminToken)
 	hc := &http.Client{Transport: k.hc.Transport} // no overall timeout: the context bounds it
 	res, err := hc.Do(req)
 	if err != nil {
 		cancel()
-		tb.Fatalf("watch SpinApp %s/%s: %v", ns, name, err)
+		tb.Fatalf("watch Deployment %s/%s: %v", ns, name, err)
 	}
 	if res.StatusCode != 200 {
 		res.Body.Close()
 		cancel()
-		tb.Fatalf("watch SpinApp %s/%s: %s", ns, name, res.Status)
+		tb.Fatalf("watch Deployment %s/%s: %s", ns, name, res.Status)
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -259,18 +318,37 @@ func (k *kubeCluster) watchReady(tb testing.TB, ns, name string, replicas int64)
 		dec := json.NewDecoder(bufio.NewReader(res.Body))
 		for {
 			var ev struct {
-				Type   string `json:"type"`
 				Object struct {
+					Metadata struct {
+						Generation int64 `json:"generation"`
+					} `json:"metadata"`
+					Spec struct {
+						Template struct {
+							Spec struct {
+								Containers []struct {
+									Image string `json:"image"`
+								} `json:"containers"`
+							} `json:"spec"`
+						} `json:"template"`
+					} `json:"spec"`
 					Status struct {
-						ReadyReplicas int64 `json:"readyReplicas"`
+						ObservedGeneration int64 `json:"observedGeneration"`
+						UpdatedReplicas    int64 `json:"updatedReplicas"`
+						ReadyReplicas      int64 `json:"readyReplicas"`
+						Replicas           int64 `json:"replicas"`
 					} `json:"status"`
 				} `json:"object"`
 			}
 			if err := dec.Decode(&ev); err != nil {
-				done <- fmt.Errorf("watch ended before %d ready replicas: %v", replicas, err)
+				done <- fmt.Errorf("watch ended before %s rolled out with %d ready replicas: %v", image, replicas, err)
 				return
 			}
-			if ev.Object.Status.ReadyReplicas >= replicas {
+			o := ev.Object
+			// By digest: spinport pins repo@digest (the tag dropped), kubectl
+			// and raw apply repo:tag@digest; both run the same image.
+			if len(o.Spec.Template.Spec.Containers) > 0 && strings.HasSuffix(o.Spec.Template.Spec.Containers[0].Image, image[strings.LastIndexByte(image, '@'):]) &&
+				o.Status.ObservedGeneration >= o.Metadata.Generation && o.Status.UpdatedReplicas >= replicas &&
+				o.Status.ReadyReplicas >= replicas && o.Status.Replicas == o.Status.UpdatedReplicas {
 				done <- nil
 				return
 			}

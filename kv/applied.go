@@ -60,3 +60,19 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+func tenantAppliedKey(t string) string { return tenantPrefix(t) + "/applied" }
+
+// TenantApplied is the digest of the tenant's objects as last applied, ""
+// when unknown (the next apply sends them).
+func (db DB) TenantApplied(tenant string) (string, error) {
+	b, err := db.B.Get(tenantAppliedKey(tenant))
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return string(b), err
+}
+
+func (db DB) PutTenantApplied(tenant, digest string) error {
+	return db.B.Set(tenantAppliedKey(tenant), []byte(digest))
+}

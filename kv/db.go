@@ -173,7 +173,7 @@ func (db DB) DeleteTenant(slug string) error {
 	}
 	// The tenant's Redis database index is not reused: a new tenant with
 	// the same slug must not inherit the old one's data (docs/tenancy.md).
-	for _, k := range []string{appCountKey(slug), replicaCountKey(slug), redisDBKey(slug), membersPrefix(slug) + "/seq", tokensPrefix(slug) + "/seq", appsPrefix(slug) + "/seq", registriesPrefix(slug) + "/seq", pushPrefix(slug) + "/seq"} {
+	for _, k := range []string{appCountKey(slug), replicaCountKey(slug), redisDBKey(slug), membersPrefix(slug) + "/seq", tokensPrefix(slug) + "/seq", appsPrefix(slug) + "/seq", registriesPrefix(slug) + "/seq", pushPrefix(slug) + "/seq", tenantAppliedKey(slug)} {
 		if err := db.B.Delete(k); err != nil {
 			return err
 		}

@@ -105,17 +105,6 @@ func (d *Deployer) DeleteTenant(slug string) error {
 // makes before any namespaced request).
 func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revision, with spinport.ApplyWith) (spinport.Applied, error) {
 	prev := with.Previous
-	if prev != nil {
-		// The namespace check every namespaced request makes anyway (k8sproxy
-		// caches it for the request), made first: a namespace deleted by
-		// hand means nothing recorded as applied is there any more.
-		_, err := d.K.Get("Namespace", "", d.S.Namespace(t.Slug))
-		if k8sproxy.IsNotFound(err) {
-			prev = nil
-		} else if err != nil {
-			return nil, problem("tenant "+t.Slug, err)
-		}
-	}
 	now := spinport.Applied{}
 	// changed records obj's digest under key and reports whether it must
 	// be sent (what is recorded as applied differs).
@@ -123,7 +112,21 @@ func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revis
 		now[key] = digest(objs...)
 		return prev == nil || prev[key] != now[key]
 	}
-	if objs := d.tenantObjects(t); changed("tenant", objs...) {
+	tenantObjs := d.tenantObjects(t)
+	now["tenant"] = digest(tenantObjs...)
+	applyTenant := now["tenant"] != with.TenantApplied
+	if !applyTenant {
+		// The namespace check every namespaced request makes anyway (k8sproxy
+		// caches it for the request), made first: a namespace deleted by
+		// hand means nothing recorded as applied is there any more.
+		_, err := d.K.Get("Namespace", "", d.S.Namespace(t.Slug))
+		if k8sproxy.IsNotFound(err) {
+			applyTenant, prev = true, nil
+		} else if err != nil {
+			return nil, problem("tenant "+t.Slug, err)
+		}
+	}
+	if applyTenant {
 		if err := d.ApplyTenant(t); err != nil {
 			return nil, err
 		}

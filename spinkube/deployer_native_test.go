@@ -300,6 +300,7 @@ func TestRedeploySendsOnlyWhatChanged(t *testing.T) {
 		w.Write([]byte(`{"metadata":{"labels":{"app.kubernetes.io/managed-by":"spinport"}}}`))
 	}))
 	defer srv.Close()
+	tenantDigest := ""
 	deploy := func(rev spinport.Revision, prev spinport.Applied) (spinport.Applied, []string) {
 		t.Helper()
 		k, err := k8sproxy.New(srv.URL, "token", srv.Client())
@@ -310,18 +311,29 @@ func TestRedeploySendsOnlyWhatChanged(t *testing.T) {
 		reqs = nil
 		mu.Unlock()
 		d := &Deployer{K: k, S: testSettings}
-		applied, err := d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"}, rev, spinport.ApplyWith{Previous: prev})
+		applied, err := d.Apply(spinport.Tenant{Slug: "acme", Quotas: spinport.DefaultQuotas}, spinport.App{Tenant: "acme", Name: "web"}, rev,
+			spinport.ApplyWith{Previous: prev, TenantApplied: tenantDigest})
 		if err != nil {
 			t.Fatal(err)
 		}
+		tenantDigest = applied["tenant"]
 		mu.Lock()
 		defer mu.Unlock()
 		return applied, append([]string(nil), reqs...)
 	}
 	rev := spinport.Revision{Number: 1, Image: "ghcr.io/acme/web@sha256:" + strings.Repeat("a", 64), Scaling: spinport.Scaling{Replicas: 2}}
-	first, all := deploy(rev, nil)
+	unknown, all := deploy(rev, nil)
 	if len(all) < 7 || !strings.Contains(strings.Join(all, " "), "DELETE") {
-		t.Errorf("a first apply sends everything (and the HPA delete, not knowing better): %v", all)
+		t.Errorf("an apply that knows nothing sends everything (and the HPA delete): %v", all)
+	}
+	// A new app in a known tenant: its own objects, no tenant objects, no
+	// DELETE of an autoscaler it never had.
+	first, got := deploy(rev, spinport.Applied{})
+	if strings.Join(got, " ") != "GET /api/v1/namespaces/spinport-acme "+
+		"PATCH /apis/core.spinkube.dev/v1alpha1/namespaces/spinport-acme/spinapps/web "+
+		"PATCH /apis/networking.k8s.io/v1/namespaces/spinport-acme/ingresses/web "+
+		"PATCH /apis/cert-manager.io/v1/namespaces/spinport-acme/certificates/web-tls" || first["SpinApp"] != unknown["SpinApp"] {
+		t.Errorf("a new app sent %v", got)
 	}
 	rev.Number, rev.Image = 2, "ghcr.io/acme/web@sha256:"+strings.Repeat("b", 64)
 	second, got := deploy(rev, first)
@@ -344,6 +356,7 @@ func TestRedeploySendsOnlyWhatChanged(t *testing.T) {
 	}
 	// The namespace is gone: everything again.
 	nsGone = true
+	tenantDigest = second["tenant"]
 	_, got = deploy(rev, second)
 	if !strings.Contains(strings.Join(got, " "), "PATCH /api/v1/namespaces/spinport-acme") || !strings.Contains(strings.Join(got, " "), "ingresses/web") {
 		t.Errorf("after the namespace vanished: %v", got)
