@@ -14,6 +14,13 @@
 # spin.toml (read by the host at run time) and the version stamp: main.version
 # (git describe) and main.buildTime stay those of the build that made OUT.
 # SPINPORT_FORCE_BUILD=1 rebuilds anyway. One build of OUT at a time (flock).
+#
+# After linking, hack/wasmstrip removes the custom sections no runtime reads
+# (`name`, which TinyGo keeps even with -no-debug, `producers`,
+# `target_features`; ~135 KB): see hack/wasmstrip/main.go for why Spin,
+# wasmtime and wazero need none of them. SPINPORT_WASM_NAMES=1 keeps `name`,
+# so that traps show function names instead of indexes (it is recorded with
+# the flags: switching it rebuilds). hack/wasmsize prints where the bytes go.
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 OUT.wasm" >&2; exit 2; }
@@ -42,6 +49,9 @@ else
 	flags=(-target=wasi)
 fi
 flags+=(-tags purego -gc=leaking -no-debug)
+# custom sections hack/wasmstrip keeps although it could strip them
+strip_keep=""
+if [ -n "${SPINPORT_WASM_NAMES:-}" ]; then strip_keep=name; fi
 
 mkdir -p "$(dirname "$OUT")"
 if command -v flock >/dev/null; then
@@ -64,11 +74,12 @@ build_inputs() {
 	files="$(go list -e -tags "tinygo,purego,wasi,wasip1,wasm,gc.leaking" \
 		-f '{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CgoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .IgnoredGoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .HFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}' \
 		./... 2>/dev/null)" || return 1
-	files="$(printf '%s\n' "$files" | sed "s|^$ROOT/||" | grep -v -e '_test\.go$' -e '^$' | LC_ALL=C sort -u)"
+	# hack/wasmsize only reads modules: not an input.
+	files="$(printf '%s\n' "$files" | sed "s|^$ROOT/||" | grep -v -e '_test\.go$' -e '^$' -e '^hack/wasmsize/' | LC_ALL=C sort -u)"
 	[ -n "$files" ] || return 1
 	grep -qx 'cmd/spinport/main.go' <<<"$files" || return 1
 	echo "tinygo $("$TINYGO" version 2>/dev/null)"
-	echo "flags ${flags[*]}"
+	echo "flags ${flags[*]} | wasmstrip -keep=$strip_keep"
 	# shellcheck disable=SC2086
 	(sha256sum go.mod go.sum hack/tinygo-build.sh && xargs -d '\n' sha256sum <<<"$files") || return 1
 }
@@ -129,6 +140,8 @@ start=$SECONDS
 # the record goes away first and is only written for a finished build.
 rm -f "$STAMP"
 "$TINYGO" build "${flags[@]}" -o "$TMP" "$MAIN_PKG"
+stripped="$(go run ./hack/wasmstrip -keep="$strip_keep" "$TMP")"
+echo "==> build: wasmstrip: $stripped"
 mv -f "$TMP" "$OUT"
 # The inputs as listed before the build: a file changed during it counts as changed.
 if [ -n "$inputs" ]; then
