@@ -11,7 +11,14 @@ require (
 	modernc.org/sqlite v1.34.4
 )
 
-require github.com/valyala/fastjson v1.6.4 // indirect
+require (
+	github.com/google/go-containerregistry v0.20.2
+	github.com/miekg/dns v1.1.62
+	github.com/valyala/fastjson v1.6.4 // indirect
+	golang.org/x/mod v0.18.0 // indirect
+	golang.org/x/sync v0.9.0 // indirect
+	golang.org/x/tools v0.22.0 // indirect
+)
 
 require (
 	github.com/Azure/azure-sdk-for-go/sdk/azcore v1.9.0
@@ -51,7 +58,7 @@ require (
 	go.opentelemetry.io/otel/metric v1.29.0 // indirect
 	go.opentelemetry.io/otel/trace v1.29.0 // indirect
 	golang.org/x/crypto v0.25.0 // indirect
-	golang.org/x/net v0.26.0 // indirect
+	golang.org/x/net v0.27.0 // indirect
 	golang.org/x/oauth2 v0.24.0 // indirect
 	golang.org/x/sys v0.26.0 // indirect
 	golang.org/x/text v0.20.0 // indirect
