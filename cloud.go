@@ -33,6 +33,18 @@ type HostDNS interface {
 	Manages(host string) bool
 	Point(host, owner string) error
 	Remove(host, owner string) error
+	// Prove publishes the ownership record (TXT ChallengeName(host) =
+	// token) for a host in a managed zone.
+	Prove(host, token, owner string) error
+}
+
+// Resolver looks names up in public DNS (DNS-over-HTTPS, package doh).
+// A name or record that does not exist is an empty answer, not an error;
+// errors are failures of the lookup itself.
+type Resolver interface {
+	LookupTXT(name string) ([]string, error)
+	// LookupHost follows CNAMEs: the chain and the addresses it ends at.
+	LookupHost(name string) (cnames, addrs []string, err error)
 }
 
 // PushCredential records a tenant's push credential; the password is

@@ -74,7 +74,8 @@ type SpinAppStatus struct {
 	Replicas, ReadyReplicas int64
 	Conditions              []byte         // the operator's status.conditions, as JSON
 	Rollout                 *RolloutStatus // nil: no Deployment yet
-	Certificate             *CertificateStatus
+	Certificate             *CertificateStatus  // the default host's
+	Certificates            []CertificateStatus // every routed host's
 	URLs                    []string
 }
 
@@ -84,9 +85,11 @@ type RolloutStatus struct {
 	Updated, Available int64
 }
 
-// CertificateStatus is the app's cert-manager Certificate.
+// CertificateStatus is a host's cert-manager Certificate.
 type CertificateStatus struct {
+	Host    string
 	Ready   bool
+	Reason  string // cert-manager's Ready reason when not ready (e.g. Issuing, Failed)
 	Message string
 }
 

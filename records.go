@@ -162,11 +162,34 @@ type AuditEvent struct {
 }
 
 // DomainClaim reserves a host name for one app across the installation.
+// A custom domain is routed and certified only once its owner proved
+// control of it (docs/domains.md): publishing TXT ChallengeName(host) with
+// the value Token.
 type DomainClaim struct {
 	Host   string
 	Tenant string
 	App    string
+	// State: DomainPending, DomainVerified or DomainLost; "" for an app's
+	// default host (spinport's own) and for claims made before
+	// verification existed, which count as verified.
+	State      string
+	Token      string
+	VerifiedAt int64
+	CheckedAt  int64
 }
+
+// Verification states of a custom domain.
+const (
+	DomainPending  = "pending"  // the TXT record was not seen yet: not routed
+	DomainVerified = "verified" // routed and certified
+	DomainLost     = "lost"     // verified once, the record is gone: still routed, flagged
+)
+
+// Routed reports whether the host gets an Ingress rule and a Certificate.
+func (d DomainClaim) Routed() bool { return d.State != DomainPending }
+
+// ChallengeName is the TXT record that proves control of host.
+func ChallengeName(host string) string { return "_spinport-challenge." + host }
 
 // Session is a signed-in portal browser. Stored under the SHA-256 of the
 // cookie value, so the KV store never holds a usable session secret.

@@ -54,6 +54,9 @@ func (d *recordingDeployer) Apply(t spinport.Tenant, a spinport.App, r spinport.
 		}
 		pull += where + strconv.FormatInt(with.KV.DB, 10)
 	}
+	if len(r.Domains) > 0 {
+		pull += " domains " + strings.Join(r.Domains, ",")
+	}
 	return spinport.Applied{"SpinApp": r.Image}, d.record("apply " + a.Tenant + "/" + a.Name + " " + r.Image + pull)
 }
 func (d *recordingDeployer) DeleteApp(a spinport.App) error {

@@ -119,6 +119,7 @@ func TestDeploysRestrictedToTheTenantsRepositories(t *testing.T) {
 type fakeDNS struct {
 	mu      sync.Mutex
 	records map[string]string // host -> owner
+	proofs  map[string]string // host -> TXT challenge value
 	taken   map[string]bool   // hosts with a record that is not spinport's
 }
 
@@ -132,6 +133,15 @@ func (f *fakeDNS) Point(host, owner string) error {
 		return &spinport.Error{Kind: spinport.Conflict, Detail: "DNS record " + host + " exists and is not spinport's"}
 	}
 	f.records[host] = owner
+	return nil
+}
+func (f *fakeDNS) Prove(host, token, owner string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.proofs == nil {
+		f.proofs = map[string]string{}
+	}
+	f.proofs[host] = token
 	return nil
 }
 func (f *fakeDNS) Remove(host, owner string) error {

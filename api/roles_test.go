@@ -16,7 +16,7 @@ func world(t *testing.T) (*harness, map[string]caller) {
 	h.must(201, alice, "POST", "/api/v1/tenants", `{"slug":"acme"}`)
 	h.must(201, alice, "POST", "/api/v1/tenants/acme/members", `{"user":"bob","role":"deployer"}`)
 	h.must(201, alice, "POST", "/api/v1/tenants/acme/members", `{"user":"carol","role":"viewer"}`)
-	h.must(201, alice, "POST", "/api/v1/tenants/acme/apps", `{"name":"web"}`)
+	h.must(201, alice, "POST", "/api/v1/tenants/acme/apps", `{"name":"web","domains":["www.acme.test"]}`)
 	h.must(201, alice, "POST", "/api/v1/tenants/acme/apps", `{"name":"api"}`)
 	h.must(201, alice, "POST", "/api/v1/tenants/acme/apps/web/deployments", `{"image":"ghcr.io/acme/web:v1"}`)
 	h.must(201, alice, "PUT", "/api/v1/tenants/acme/apps/web/variables/greeting", `{"value":"hi"}`)
@@ -74,6 +74,8 @@ func TestEveryEndpointByRoleAndTenant(t *testing.T) {
 		{"PUT", T + "/registries/myacr.azurecr.io", `{"username":"u","password":"p"}`, "owner", false},
 		{"DELETE", T + "/registries/ghcr.io", "", "owner", false},
 		{"GET", T + "/audit", "", "viewer", false},
+		{"GET", T + "/apps/web/domains", "", "viewer", false},
+		{"POST", T + "/apps/web/domains/www.acme.test/verify", "", "owner", false},
 		{"GET", T + "/push-credentials", "", "viewer", false},
 		{"POST", T + "/push-credentials", `{"name":"ci2"}`, "owner", true},
 		{"POST", T + "/push-credentials/ci/rotate", "", "owner", true},

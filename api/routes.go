@@ -55,6 +55,8 @@ var routes = []route{
 	{"POST", "/api/v1/tenants/:tenant/apps/:app/rollback", rollback, true, nil, nil},
 
 	{"GET", "/api/v1/tenants/:tenant/apps/:app/status", getStatus, true, nil, nil},
+	{"GET", "/api/v1/tenants/:tenant/apps/:app/domains", listDomains, true, nil, nil},
+	{"POST", "/api/v1/tenants/:tenant/apps/:app/domains/:host/verify", verifyDomain, true, nil, nil},
 	{"GET", "/api/v1/tenants/:tenant/apps/:app/logs", getLogs, true, nil, nil},
 
 	{"GET", "/api/v1/tenants/:tenant/apps/:app/variables", listVariables, true, nil, nil},

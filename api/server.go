@@ -35,6 +35,7 @@ type Config struct {
 	// RestrictRegistryRepos: images from the installation registry must be
 	// in the tenant's own repositories (acr_restrict_deploys).
 	RestrictRegistryRepos bool
+	IngressAddress        string // where app hosts should point (dns_target)
 	Version               string
 	BuildTime             string
 }
@@ -53,6 +54,7 @@ type Server struct {
 	Deployer spinport.Deployer     // nil: no Kubernetes configured, revisions stay pending
 	Registry spinport.PushRegistry // nil: no installation registry (push credentials)
 	DNS      spinport.HostDNS      // nil: no managed DNS zones
+	Resolver spinport.Resolver     // nil: custom domains cannot be verified
 	HTTP     Doer                  // outbound HTTP for OIDC
 	Config   Config
 	Now      func() time.Time
@@ -132,10 +134,10 @@ func (s *Server) svc() *control.Service {
 	if d == nil {
 		d = control.RecordOnly{}
 	}
-	return &control.Service{DB: s.DB, Deployer: d, Registry: s.Registry, DNS: s.DNS, Now: s.Now, Rand: s.Rand, Log: s.Log,
+	return &control.Service{DB: s.DB, Deployer: d, Registry: s.Registry, DNS: s.DNS, Resolver: s.Resolver, Now: s.Now, Rand: s.Rand, Log: s.Log,
 		Config: control.Config{AdminToken: s.Config.AdminToken, BaseDomain: s.Config.BaseDomain, PublicHost: publicHost(s.Config.PublicURL),
 			RegistryAllowlist: s.Config.RegistryAllowlist,
-			AppKV:             s.Config.AppKV, AppRedisDBs: s.Config.AppRedisDBs, RestrictRegistryRepos: s.Config.RestrictRegistryRepos}}
+			AppKV:             s.Config.AppKV, AppRedisDBs: s.Config.AppRedisDBs, RestrictRegistryRepos: s.Config.RestrictRegistryRepos, IngressAddress: s.Config.IngressAddress}}
 }
 
 func (s *Server) logf(msg string) {

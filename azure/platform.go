@@ -166,11 +166,42 @@ func (h HostRecords) Remove(host, owner string) error {
 	if !ok {
 		return nil
 	}
-	// Someone else's record (or none) is left alone: spinport never made
-	// it, so removing the host has nothing to undo there.
-	rs, found, err := h.DNS.GetRecord(z, rel, h.recordType())
-	if err != nil || !found || !rs.OwnedBy(owner) {
-		return problem("DNS record "+host, err)
+	// The host's record and its ownership proof (TXT); someone else's
+	// record (or none) is left alone: spinport never made it, so removing
+	// the host has nothing to undo there.
+	proof := "_spinport-challenge"
+	if rel != "@" {
+		proof += "." + rel
 	}
-	return problem("DNS record "+host, h.DNS.DeleteRecord(z, rel, h.recordType(), owner))
+	for _, r := range []struct {
+		name string
+		typ  RecordType
+	}{{rel, h.recordType()}, {proof, RecordTXT}} {
+		rs, found, err := h.DNS.GetRecord(z, r.name, r.typ)
+		if err != nil {
+			return problem("DNS record "+host, err)
+		}
+		if !found || !rs.OwnedBy(owner) {
+			continue
+		}
+		if err := h.DNS.DeleteRecord(z, r.name, r.typ, owner); err != nil {
+			return problem("DNS record "+string(r.typ)+" "+r.name+" in "+z.Name, err)
+		}
+	}
+	return nil
+}
+
+// Prove publishes TXT _spinport-challenge.<host> = token in the host's
+// managed zone (owned like the host's record).
+func (h HostRecords) Prove(host, token, owner string) error {
+	z, rel, ok := h.zone(host)
+	if !ok {
+		return nil
+	}
+	name := "_spinport-challenge"
+	if rel != "@" {
+		name += "." + rel
+	}
+	_, err := h.DNS.EnsureRecord(z, name, RecordTXT, []string{token}, owner)
+	return problem("DNS record TXT "+spinport.ChallengeName(host), err)
 }

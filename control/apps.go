@@ -70,13 +70,13 @@ func (s *Service) releaseDefaultHost(app spinport.App) {
 }
 
 // claimDomains claims hosts not in have; on a conflict it releases what it claimed.
-func (s *Service) claimDomains(tenant, app string, want, have []string) error {
+func (s *Service) claimDomains(p *Principal, tenant, app string, want, have []string) error {
 	var claimed []string
 	for _, d := range want {
 		if contains(have, d) {
 			continue
 		}
-		err := s.DB.ClaimDomain(d, tenant, app)
+		err := s.claimCustom(p, tenant, app, d)
 		if err != nil {
 			for _, c := range claimed {
 				_ = s.DB.ReleaseDomain(c, tenant, app)
@@ -133,7 +133,7 @@ func (s *Service) CreateApp(p *Principal, slug string, bind func() (AppInput, er
 	if err := s.claimDefaultHost(app); err != nil {
 		return AppView{}, err
 	}
-	if err := s.claimDomains(app.Tenant, app.Name, domains, nil); err != nil {
+	if err := s.claimDomains(p, app.Tenant, app.Name, domains, nil); err != nil {
 		s.releaseDefaultHost(app)
 		return AppView{}, err
 	}
@@ -206,7 +206,7 @@ func (s *Service) UpdateApp(p *Principal, slug, name string, bind func() (AppPat
 		if app.Domains, err = s.checkDomains(*in.Domains); err != nil {
 			return AppView{}, err
 		}
-		if err := s.claimDomains(app.Tenant, app.Name, app.Domains, old.Domains); err != nil {
+		if err := s.claimDomains(p, app.Tenant, app.Name, app.Domains, old.Domains); err != nil {
 			return AppView{}, err
 		}
 	}

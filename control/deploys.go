@@ -113,9 +113,15 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 // the client learns the deploy did not happen; retrying repairs it.
 func (s *Service) apply(p *Principal, t spinport.Tenant, app spinport.App, rev spinport.Revision) (spinport.Revision, error) {
 	with, err := s.applyWith(t, app, rev)
+	// The cluster gets only the domains whose owner proved control; the
+	// revision keeps them all (a domain verified later is routed then).
+	routedRev := rev
+	if err == nil && len(rev.Domains) > 0 {
+		routedRev.Domains, err = s.routed(rev.Domains)
+	}
 	if err == nil {
 		var applied spinport.Applied
-		applied, err = s.Deployer.Apply(t, app, rev, with)
+		applied, err = s.Deployer.Apply(t, app, routedRev, with)
 		// Record what is in the cluster now; after a failure nothing is
 		// known, and the next apply sends everything.
 		switch {
@@ -136,7 +142,7 @@ func (s *Service) apply(p *Principal, t spinport.Tenant, app spinport.App, rev s
 	if err == nil {
 		// The Ingress serves the hosts now; records in managed zones point
 		// at it. A failure fails the revision, and a retry converges.
-		err = s.pointHosts(p, app, rev.Domains)
+		err = s.pointHosts(p, app, routedRev.Domains)
 	}
 	switch {
 	case errors.Is(err, spinport.ErrNoCluster):

@@ -26,6 +26,9 @@ type Config struct {
 	// is never handed out).
 	AppKV       bool
 	AppRedisDBs int64
+	// IngressAddress is where app hosts should point: the ingress's IPv4
+	// address or host name (dns_target).
+	IngressAddress string
 	// RestrictRegistryRepos: images from the installation registry
 	// (Service.Registry) must be in the tenant's own repositories.
 	RestrictRegistryRepos bool
@@ -38,6 +41,7 @@ type Service struct {
 	Deployer spinport.Deployer     // RecordOnly when no cluster is configured
 	Registry spinport.PushRegistry // nil: the installation issues no push credentials
 	DNS      spinport.HostDNS      // nil: no managed DNS zones
+	Resolver spinport.Resolver     // nil: custom domains cannot be verified (no doh_resolver)
 	Config   Config
 	Now      func() time.Time
 	Rand     io.Reader // crypto/rand.Reader in production

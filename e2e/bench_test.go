@@ -47,6 +47,9 @@ func BenchmarkHostLatencyRedis(b *testing.B) {
 		status int
 		req    func() (method, path string, body any)
 	}{
+		// The per-request floor: instantiation, start-up and package
+		// initialisers, then a static file that touches nothing.
+		{"static-file", 200, func() (string, string, any) { return "GET", "/app.css", nil }},
 		{"healthz", 200, func() (string, string, any) { return "GET", "/healthz", nil }},
 		{"get-app", 200, func() (string, string, any) { return "GET", base + "/apps/app-00", nil }},
 		{"list-apps-50", 200, func() (string, string, any) { return "GET", base + "/apps?limit=50", nil }},

@@ -46,6 +46,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/spinport/spinport/e2e/dohserver"
 )
 
 // The image every test deploys (kwok runs no containers: it is never pulled).
@@ -525,7 +527,19 @@ func TestClusterSpinAppFlow(t *testing.T) {
 func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	suffix := randomSuffix()
 	token := k.spinportToken(t, suffix)
-	h := startClusterHost(t, "spinport", k.URL, k.CAFile, token)
+	// Custom domains are verified over DNS-over-HTTPS: a real DNS message
+	// implementation (miekg/dns) behind a loopback DoH endpoint stands in
+	// for the public resolver.
+	resolver := dohserver.Start(t)
+	ca, err := os.ReadFile(k.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, append(ca, resolver.CertificatePEM()...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := startClusterHost(t, "spinport", k.URL, caFile, token, map[string]string{"doh_resolver": resolver.Origin(), "dns_target": "20.50.60.70"})
 	api := h.admin(t)
 
 	tenant := "e2e-" + suffix
@@ -612,23 +626,72 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	c.eq("variables[db_password] secretKeyRef.key", pw.s("valueFrom", "secretKeyRef", "key"), "db_password")
 	c.eq("spec.runtimeConfig (no KV)", sa.s("spec", "runtimeConfig", "loadFromSecret"), "")
 
+	// The custom domain is pending: only the default host is routed and
+	// certified until its owner proves control of it.
 	ing := k.mustObject(t, groupPath("networking.k8s.io/v1", ns, "ingresses", "web"))
-	c = checker{t, "Ingress web"}
+	c = checker{t, "Ingress web (domain pending)"}
 	c.eq("spec.ingressClassName", ing.s("spec", "ingressClassName"), "webapprouting.kubernetes.azure.com")
-	c.eq("rule hosts", strings.Join([]string{ing.s("spec", "rules", "0", "host"), ing.s("spec", "rules", "1", "host")}, ","), defaultHost+","+domain)
-	c.eq("tls hosts", strings.Join(ing.strs("spec", "tls", "0", "hosts"), ","), defaultHost+","+domain)
-	c.eq("tls secretName", ing.s("spec", "tls", "0", "secretName"), "web-tls")
+	c.eq("rule hosts", strings.Join(ruleHosts(ing), ","), defaultHost)
+	cert := k.mustObject(t, groupPath("cert-manager.io/v1", ns, "certificates", "web-tls"))
+	c = checker{t, "Certificate web-tls"}
+	c.eq("issuerRef", cert.s("spec", "issuerRef", "kind")+"/"+cert.s("spec", "issuerRef", "name")+"/"+cert.s("spec", "issuerRef", "group"),
+		"ClusterIssuer/letsencrypt/cert-manager.io")
+	c.eq("dnsNames", strings.Join(cert.strs("spec", "dnsNames"), ","), defaultHost)
+	c.eq("secretName", cert.s("spec", "secretName"), "web-tls")
+	doms := api.must(200, "GET", base+"/apps/web/domains", nil)
+	var record, value string
+	for _, d := range doms.get("items").([]any) {
+		if m := d.(map[string]any); m["host"] == domain {
+			v := m["verification"].(map[string]any)
+			rec := v["record"].(map[string]any)
+			record, value = rec["name"].(string), rec["value"].(string)
+			if v["state"] != "pending" || !strings.Contains(m["next"].(string), record) {
+				t.Errorf("pending domain: %v", m)
+			}
+		}
+	}
+	if r := api.do("POST", base+"/apps/web/domains/"+domain+"/verify", nil); !r.isProblem(422, "host", value) {
+		t.Errorf("verify before the record exists: %s", r)
+	}
+	resolver.SetTXT(record, value)
+	if v := api.must(200, "POST", base+"/apps/web/domains/"+domain+"/verify", nil); v.str("verification.state") != "verified" {
+		t.Errorf("verify: %s", v)
+	}
+	// Verified: routed, with a certificate of its own next to the default host's.
+	ing = k.mustObject(t, groupPath("networking.k8s.io/v1", ns, "ingresses", "web"))
+	c = checker{t, "Ingress web (domain verified)"}
+	c.eq("rule hosts", strings.Join(ruleHosts(ing), ","), defaultHost+","+domain)
+	c.eq("tls 0", strings.Join(ing.strs("spec", "tls", "0", "hosts"), ",")+" "+ing.s("spec", "tls", "0", "secretName"), defaultHost+" web-tls")
+	customTLS := ing.s("spec", "tls", "1", "secretName")
+	c.eq("tls 1 hosts", strings.Join(ing.strs("spec", "tls", "1", "hosts"), ","), domain)
+	if customTLS == "" || customTLS == "web-tls" {
+		t.Errorf("the custom domain shares or lacks a TLS secret: %q", customTLS)
+	}
 	for i := range ing.list("spec", "rules") {
 		idx := strconv.Itoa(i)
 		c.eq("rule "+idx+" backend service", ing.s("spec", "rules", idx, "http", "paths", "0", "backend", "service", "name"), "web")
 		c.eq("rule "+idx+" backend port", ing.s("spec", "rules", idx, "http", "paths", "0", "backend", "service", "port", "number"), "80")
 	}
-	cert := k.mustObject(t, groupPath("cert-manager.io/v1", ns, "certificates", "web-tls"))
-	c = checker{t, "Certificate web-tls"}
-	c.eq("issuerRef", cert.s("spec", "issuerRef", "kind")+"/"+cert.s("spec", "issuerRef", "name")+"/"+cert.s("spec", "issuerRef", "group"),
-		"ClusterIssuer/letsencrypt/cert-manager.io")
-	c.eq("dnsNames", strings.Join(cert.strs("spec", "dnsNames"), ","), defaultHost+","+domain)
-	c.eq("secretName", cert.s("spec", "secretName"), "web-tls")
+	cc := k.mustObject(t, groupPath("cert-manager.io/v1", ns, "certificates", customTLS))
+	c = checker{t, "Certificate " + customTLS}
+	c.eq("dnsNames", strings.Join(cc.strs("spec", "dnsNames"), ","), domain)
+	c.eq("secretName", cc.s("spec", "secretName"), customTLS)
+	if again := k.mustObject(t, groupPath("cert-manager.io/v1", ns, "certificates", "web-tls")); strings.Join(again.strs("spec", "dnsNames"), ",") != defaultHost {
+		t.Errorf("the default host's certificate changed: %v", again.strs("spec", "dnsNames"))
+	}
+	r = api.must(200, "GET", base+"/apps/web", nil)
+	rev1 = r.num("currentRevision") // the verification redeployed
+	// The record disappears: flagged lost, still routed.
+	resolver.Remove(record, 16)
+	for _, d := range api.must(200, "GET", base+"/apps/web/domains", nil).get("items").([]any) {
+		if m := d.(map[string]any); m["host"] == domain && m["verification"].(map[string]any)["state"] != "lost" {
+			t.Errorf("a domain whose record disappeared: %v", m)
+		}
+	}
+	ing = k.mustObject(t, groupPath("networking.k8s.io/v1", ns, "ingresses", "web"))
+	if strings.Join(ruleHosts(ing), ",") != defaultHost+","+domain {
+		t.Errorf("a lost domain stopped being routed: %v", ruleHosts(ing))
+	}
 
 	// spin-operator turns the SpinApp into a Deployment and a Service.
 	eventually(t, 30*time.Second, "spin-operator creates Deployment and Service web", func() string {
@@ -720,6 +783,7 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 		spinAppPath(ns, "web"),
 		groupPath("networking.k8s.io/v1", ns, "ingresses", "web"),
 		groupPath("cert-manager.io/v1", ns, "certificates", "web-tls"),
+		groupPath("cert-manager.io/v1", ns, "certificates", customTLS),
 		corePath(ns, "secrets", "web-secrets"),
 	} {
 		p := p
@@ -1234,4 +1298,13 @@ func TestClusterDeployWaitsForPendingQuota(t *testing.T) {
 	waitAppReady(t, api, base+"/apps/web", 1, 1)
 	api.must(204, "DELETE", base+"/apps/web", nil)
 	api.must(204, "DELETE", base, nil)
+}
+
+// ruleHosts lists an Ingress's rule hosts in order.
+func ruleHosts(ing kobj) []string {
+	var hs []string
+	for i := range ing.list("spec", "rules") {
+		hs = append(hs, ing.s("spec", "rules", strconv.Itoa(i), "host"))
+	}
+	return hs
 }

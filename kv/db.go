@@ -625,7 +625,14 @@ func (db DB) ListAudit(tenant string, before int64, limit int) ([]spinport.Audit
 // ClaimDomain reserves host for tenant/app across the installation.
 // Claiming a host the same app already holds succeeds.
 func (db DB) ClaimDomain(host, tenant, app string) error {
-	claim := spinport.DomainClaim{Host: host, Tenant: tenant, App: app}
+	return db.Claim(spinport.DomainClaim{Host: host, Tenant: tenant, App: app})
+}
+
+// Claim reserves claim.Host for its tenant/app across the installation
+// (SET NX); claiming a host the same app already holds succeeds and keeps
+// the stored claim (its verification state).
+func (db DB) Claim(claim spinport.DomainClaim) error {
+	host, tenant, app := claim.Host, claim.Tenant, claim.App
 	ok, err := db.B.SetNX(domainKey(host), marshalDomainClaim(claim))
 	if err != nil || ok {
 		return err
@@ -646,6 +653,28 @@ func (db DB) GetDomain(host string) (spinport.DomainClaim, error) {
 		return spinport.DomainClaim{}, err
 	}
 	return ParseDomainClaim(b)
+}
+
+// UpdateDomain stores a changed claim of the same tenant/app, only if the
+// stored one is still was (compare-and-swap: a racing release or update
+// wins, and this answers ErrNotFound).
+func (db DB) UpdateDomain(was, now spinport.DomainClaim) error {
+	cur, err := db.B.Get(domainKey(was.Host))
+	if err != nil {
+		return err
+	}
+	stored, err := ParseDomainClaim(cur)
+	if err != nil {
+		return err
+	}
+	if stored != was {
+		return ErrNotFound
+	}
+	ok, err := db.B.CompareAndSwap(domainKey(was.Host), cur, marshalDomainClaim(now))
+	if err == nil && !ok {
+		err = ErrNotFound
+	}
+	return err
 }
 
 // ReleaseDomain frees host if tenant/app holds it.

@@ -210,7 +210,8 @@ func ParseAuditEvent(b []byte) (spinport.AuditEvent, error) {
 
 func marshalDomainClaim(d spinport.DomainClaim) []byte {
 	var w jsonw.W
-	w.Object().Num("schema", SchemaVersion).Str("host", d.Host).Str("tenant", d.Tenant).Str("app", d.App).End()
+	w.Object().Num("schema", SchemaVersion).Str("host", d.Host).Str("tenant", d.Tenant).Str("app", d.App).
+		OptStr("state", d.State).OptStr("token", d.Token).Num("verifiedAt", d.VerifiedAt).Num("checkedAt", d.CheckedAt).End()
 	return w.Bytes()
 }
 
@@ -219,7 +220,8 @@ func ParseDomainClaim(b []byte) (spinport.DomainClaim, error) {
 	if err != nil {
 		return spinport.DomainClaim{}, err
 	}
-	return spinport.DomainClaim{Host: r.Get("host").String(), Tenant: r.Get("tenant").String(), App: r.Get("app").String()}, nil
+	return spinport.DomainClaim{Host: r.Get("host").String(), Tenant: r.Get("tenant").String(), App: r.Get("app").String(),
+		State: r.Get("state").String(), Token: r.Get("token").String(), VerifiedAt: r.Get("verifiedAt").Int(), CheckedAt: r.Get("checkedAt").Int()}, nil
 }
 
 func marshalSession(s spinport.Session) []byte {

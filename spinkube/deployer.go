@@ -183,9 +183,24 @@ func (d *Deployer) Apply(t spinport.Tenant, app spinport.App, rev spinport.Revis
 			return nil, problem("Ingress", err)
 		}
 	}
-	if obj := d.S.CertificateObject(app, hosts); changed("Certificate", obj) {
-		if _, err := d.K.Apply(obj); err != nil {
-			return nil, problem("Certificate", err)
+	for i, h := range hosts {
+		if obj := d.S.CertificateObject(app, h, i == 0); changed("Certificate/"+h, obj) {
+			if _, err := d.K.Apply(obj); err != nil {
+				return nil, problem("Certificate "+h, err)
+			}
+		}
+	}
+	// Certificates of hosts the app no longer has (a domain removed or no
+	// longer verified) go, with their Secrets.
+	var stale []string
+	for key := range prev {
+		if h, ok := strings.CutPrefix(key, "Certificate/"); ok && now[key] == "" {
+			stale = append(stale, h)
+		}
+	}
+	for _, h := range stale {
+		if err := d.deleteHostCertificate(app, h); err != nil {
+			return nil, err
 		}
 	}
 	return now, nil
@@ -249,6 +264,22 @@ func (d *Deployer) SetPullSecret(tenant, registry, username, password string) er
 	return nil
 }
 
+// deleteHostCertificate removes a custom host's Certificate and the Secret
+// cert-manager issued into (the default host's <app>-tls stays).
+func (d *Deployer) deleteHostCertificate(app spinport.App, host string) error {
+	if host == spinport.DefaultHost(app.Name, app.Tenant, d.S.BaseDomain) {
+		return nil
+	}
+	name := HostTLSName(app.Name, host, false)
+	ns := d.S.Namespace(app.Tenant)
+	for _, kind := range []string{"Certificate", "Secret"} {
+		if err := d.K.Delete(kind, ns, name, "Background"); err != nil && !k8sproxy.IsNotFound(err) {
+			return problem(kind+" "+name, err)
+		}
+	}
+	return nil
+}
+
 // SetTenantRedis stores the URL of the tenant's own Redis in its namespace.
 func (d *Deployer) SetTenantRedis(tenant, url string) error {
 	_, err := d.K.Apply(d.S.TenantRedisObject(tenant, url))
@@ -302,6 +333,11 @@ func (d *Deployer) DeleteApp(app spinport.App) error {
 	} {
 		if err := d.K.Delete(o.kind, ns, o.name, "Background"); err != nil && !k8sproxy.IsNotFound(err) {
 			return problem("delete "+o.kind, err)
+		}
+	}
+	for _, h := range app.Domains { // each custom host's Certificate and Secret
+		if err := d.deleteHostCertificate(app, h); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -359,15 +395,25 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 	}
 	st.Ready = sp.ReadyReplicas >= sp.Replicas && sp.Replicas > 0 && rollout == "complete"
 
-	cert, err := d.K.Get("Certificate", ns, tlsName(app.Name))
-	if err == nil {
-		cond := gjson.GetBytes(cert, `status.conditions.#(type=="Ready")`)
-		sp.Certificate = &spinport.CertificateStatus{Ready: cond.Get("status").String() == "True", Message: cond.Get("message").String()}
-	} else if !k8sproxy.IsNotFound(err) {
-		return st, problem("status", err)
-	}
-	for _, h := range d.S.Hosts(app.Tenant, app.Name, app.Domains) {
+	for i, h := range d.S.Hosts(app.Tenant, app.Name, app.Domains) {
 		sp.URLs = append(sp.URLs, "https://"+h)
+		cert, err := d.K.Get("Certificate", ns, HostTLSName(app.Name, h, i == 0))
+		if k8sproxy.IsNotFound(err) {
+			continue // not routed (yet): a custom domain not verified
+		}
+		if err != nil {
+			return st, problem("status", err)
+		}
+		// cert-manager's Ready condition: True, or False with the reason
+		// (Issuing, Failed, ...) and a message saying why.
+		cond := gjson.GetBytes(cert, `status.conditions.#(type=="Ready")`)
+		cs := spinport.CertificateStatus{Host: h, Ready: cond.Get("status").String() == "True",
+			Reason: cond.Get("reason").String(), Message: cond.Get("message").String()}
+		if i == 0 {
+			c := cs
+			sp.Certificate = &c
+		}
+		sp.Certificates = append(sp.Certificates, cs)
 	}
 	return st, nil
 }

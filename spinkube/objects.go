@@ -394,12 +394,19 @@ func (s Settings) writeResources(w *jsonw.W) {
 
 // IngressObject routes every host of the app to the Service spin-operator
 // creates (<app>, port 80), with TLS from the app's Certificate.
+// IngressObject routes every host to the app's Service, each host with
+// its own TLS Secret (its own Certificate): one host whose DNS or
+// validation fails cannot keep the others from getting HTTPS.
 func (s Settings) IngressObject(app spinport.App, hosts []string) []byte {
 	var w jsonw.W
 	w.Object()
 	meta(&w, "networking.k8s.io/v1", "Ingress", s.Namespace(app.Tenant), app.Name, LabelTenant, app.Tenant, LabelApp, app.Name)
 	w.Key("spec").Object().Str("ingressClassName", s.IngressClass)
-	w.Key("tls").Array().Object().Strings("hosts", hosts).Str("secretName", tlsName(app.Name)).End().End()
+	w.Key("tls").Array()
+	for i, h := range hosts {
+		w.Object().Strings("hosts", []string{h}).Str("secretName", HostTLSName(app.Name, h, i == 0)).End()
+	}
+	w.End()
 	w.Key("rules").Array()
 	for _, h := range hosts {
 		w.Object().Str("host", h).Key("http").Object().Key("paths").Array().Object().
@@ -411,11 +418,27 @@ func (s Settings) IngressObject(app spinport.App, hosts []string) []byte {
 	return w.Bytes()
 }
 
-func (s Settings) CertificateObject(app spinport.App, hosts []string) []byte {
+// HostTLSName names a host's Certificate and its Secret: <app>-tls for
+// the app's default host (the name one shared certificate had before),
+// <app>-<8 hex of the host's SHA-256>-tls for a custom domain, which fits
+// any host length in a valid name.
+func HostTLSName(app, host string, isDefault bool) string {
+	if isDefault {
+		return tlsName(app)
+	}
+	sum := sha256.Sum256([]byte(host))
+	return app + "-" + hex.EncodeToString(sum[:4]) + "-tls"
+}
+
+// CertificateObject is one host's cert-manager Certificate (HTTP-01 via
+// the installation's ClusterIssuer: a host that does not resolve yet
+// fails alone and does not spend the others' Let's Encrypt attempts).
+func (s Settings) CertificateObject(app spinport.App, host string, isDefault bool) []byte {
+	name := HostTLSName(app.Name, host, isDefault)
 	var w jsonw.W
 	w.Object()
-	meta(&w, "cert-manager.io/v1", "Certificate", s.Namespace(app.Tenant), tlsName(app.Name), LabelTenant, app.Tenant, LabelApp, app.Name)
-	w.Key("spec").Object().Str("secretName", tlsName(app.Name)).Strings("dnsNames", hosts).
+	meta(&w, "cert-manager.io/v1", "Certificate", s.Namespace(app.Tenant), name, LabelTenant, app.Tenant, LabelApp, app.Name)
+	w.Key("spec").Object().Str("secretName", name).Strings("dnsNames", []string{host}).
 		Key("issuerRef").Object().Str("name", s.ClusterIssuer).Str("kind", "ClusterIssuer").Str("group", "cert-manager.io").End().
 		End().End()
 	return w.Bytes()

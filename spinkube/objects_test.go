@@ -60,9 +60,21 @@ func TestIngressAndCertificate(t *testing.T) {
 		ing.Get("spec.rules.0.http.paths.0.backend.service.port.number").Int() != 80 || ing.Get("spec.tls.0.secretName").String() != "web-tls" {
 		t.Errorf("ingress: %s", ing.Raw)
 	}
-	cert := gjson.ParseBytes(testSettings.CertificateObject(app, hosts))
-	if cert.Get("spec.issuerRef.name").String() != "letsencrypt" || cert.Get("spec.dnsNames.#").Int() != 2 || cert.Get("spec.secretName").String() != "web-tls" {
+	// One certificate per host: a custom domain that cannot validate does
+	// not hold up the default host's HTTPS.
+	custom := HostTLSName("web", "www.acme.test", false)
+	if ing.Get("spec.tls.#").Int() != 2 || ing.Get("spec.tls.0.hosts.#").Int() != 1 || ing.Get("spec.tls.1.hosts.0").String() != "www.acme.test" ||
+		ing.Get("spec.tls.1.secretName").String() != custom || !strings.HasPrefix(custom, "web-") || custom == "web-tls" {
+		t.Errorf("ingress TLS: %s", ing.Get("spec.tls").Raw)
+	}
+	cert := gjson.ParseBytes(testSettings.CertificateObject(app, hosts[0], true))
+	if cert.Get("spec.issuerRef.name").String() != "letsencrypt" || cert.Get("spec.dnsNames.#").Int() != 1 ||
+		cert.Get("spec.dnsNames.0").String() != "web-acme.apps.example.test" || cert.Get("spec.secretName").String() != "web-tls" {
 		t.Errorf("certificate: %s", cert.Raw)
+	}
+	c2 := gjson.ParseBytes(testSettings.CertificateObject(app, hosts[1], false))
+	if c2.Get("metadata.name").String() != custom || c2.Get("spec.secretName").String() != custom || c2.Get("spec.dnsNames.0").String() != "www.acme.test" {
+		t.Errorf("custom host certificate: %s", c2.Raw)
 	}
 }
 

@@ -58,6 +58,13 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	srv.Handler().ServeHTTP(w, r)
 }
 
+// Spin does outbound HTTP itself; Go's own http.Transport (TLS, x509,
+// HTTP/2, ...) never runs in the component. Replacing the default here lets
+// TinyGo drop it: http.Client.Do references DefaultTransport even when a
+// client has its own Transport, and that reference alone kept ~1 MB of the
+// component alive (measured with hack/wasmsize).
+func init() { http.DefaultTransport = spinhttp.NewTransport() }
+
 func newServer() (*api.Server, error) {
 	v := spinVariables{}
 	cfg := api.Config{
@@ -146,6 +153,8 @@ func newServer() (*api.Server, error) {
 		return nil, err
 	}
 	srv.Config.RestrictRegistryRepos = v.get("acr_restrict_deploys") == "on"
+	srv.Config.IngressAddress = v.get("dns_target")
+	srv.Resolver = resolver(&v, doer)
 	if v.err != nil {
 		return nil, v.err
 	}

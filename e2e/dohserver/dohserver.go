@@ -18,6 +18,7 @@ package dohserver
 
 import (
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -350,3 +351,13 @@ func soa(name string) dns.RR {
 		Refresh: 7200, Retry: 900, Expire: 1209600, Minttl: TTL,
 	}
 }
+
+// CertificatePEM is the server's self-signed certificate, for a CA bundle
+// of a host that must trust the resolver.
+func (s *Server) CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+}
+
+// Origin is the scheme://host:port of URL (what allowed_outbound_hosts and
+// spinport's doh_resolver take).
+func (s *Server) Origin() string { return strings.TrimSuffix(s.URL, "/dns-query") }

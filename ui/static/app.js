@@ -152,6 +152,7 @@ async function appPage(main, tenant, app) {
   const [a, revs, vars] = await Promise.all([
     api("GET", A(tenant, app)), api("GET", A(tenant, app) + "/revisions?limit=20"), api("GET", A(tenant, app) + "/variables")]);
   const statusBox = el("div", { id: "status" }, el("span", { class: "muted" }, "Checking the cluster…"));
+  const domainsBox = el("div", { id: "domains" }, el("span", { class: "muted" }, "Checking DNS and certificates…"));
   const reload = () => route();
   main.append(
     section(app,
@@ -159,6 +160,7 @@ async function appPage(main, tenant, app) {
       el("p", {}, "Current revision: ", a.currentRevision === null ? "none yet" : String(a.currentRevision),
         " · Replicas: ", a.autoscaling ? `${a.autoscaling.minReplicas}–${a.autoscaling.maxReplicas} (autoscaling)` : String(a.replicas)),
       statusBox),
+    section("Hosts", domainsBox),
     section("Deploy",
       form([{ name: "image", label: "OCI image", placeholder: "ghcr.io/acme/web:v1.0.0", required: true }], "Deploy", async (v) => {
         const r = await api("POST", A(tenant, app) + "/deployments", { image: v.image });
@@ -202,6 +204,23 @@ async function appPage(main, tenant, app) {
         await api("DELETE", A(tenant, app));
         location.hash = "#/t/" + tenant;
       }, "danger"))));
+  // Per host: verification (with the exact TXT record while pending), DNS,
+  // certificate, and what to do next.
+  api("GET", A(tenant, app) + "/domains").then((ds) => {
+    domainsBox.replaceChildren(table(["Host", "Ownership", "DNS", "Certificate", "Next", ""], ds.items.map((d) => el("tr", { "data-host": d.host },
+      el("td", {}, d.host),
+      el("td", { class: d.verification.state === "verified" ? "ok" : "bad" }, d.verification.state,
+        d.verification.state !== "verified" && d.verification.record
+          ? el("div", {}, el("code", { class: "record" }, `${d.verification.record.name} TXT "${d.verification.record.value}"`)) : null),
+      el("td", {}, !d.dns.checked ? "not checked" : d.dns.pointsAtIngress ? "points at the ingress" : "not pointing at " + d.dns.target),
+      el("td", {}, d.certificate ? d.certificate.state : "none"),
+      el("td", { class: "next" }, d.next),
+      el("td", {}, d.verification.state === "pending" ? action("Verify", async () => {
+        await api("POST", A(tenant, app) + "/domains/" + encodeURIComponent(d.host) + "/verify");
+        flash(`${d.host} verified`, "info");
+        await reload();
+      }) : "")))));
+  }).catch((e) => domainsBox.replaceChildren(el("p", { class: "muted" }, "Host status unavailable: " + e.message)));
   api("GET", A(tenant, app) + "/status").then((s) => {
     const c = s.cluster.spinApp;
     statusBox.replaceChildren(el("p", { class: s.ready ? "ok" : "muted" },
