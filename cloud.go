@@ -58,3 +58,28 @@ type PushCredential struct {
 	CreatedBy string
 	RotatedAt int64
 }
+
+// Artifacts resolves and inspects Spin apps in OCI registries (package
+// registry), so a deploy that would fail on the cluster is refused first.
+type Artifacts interface {
+	// Resolve pins ref (registry/repository:tag) to the digest it points at now.
+	Resolve(ref string) (digest string, err error)
+	// Inspect reads the Spin app at a digest-pinned reference.
+	Inspect(ref string) (Artifact, error)
+}
+
+// Artifact is what a Spin app's locked app declares.
+type Artifact struct {
+	Components           []string
+	Routes               []string // "<route> -> <component>"
+	Variables            []ArtifactVariable
+	KeyValueStores       []string
+	SQLiteDatabases      []string
+	AllowedOutboundHosts []string
+}
+
+// ArtifactVariable is an application variable of a Spin app.
+type ArtifactVariable struct {
+	Name             string
+	Required, Secret bool
+}

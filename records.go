@@ -134,6 +134,9 @@ type Revision struct {
 	Variables  []Variable // plain values and secret names at deploy time
 	Domains    []string
 	KV         bool
+	// Artifact is what the image declares, when the installation
+	// inspects artifacts (nil: not inspected).
+	Artifact *Artifact
 }
 
 // Token is an API token. Only the SHA-256 of its secret is stored.

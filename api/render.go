@@ -106,7 +106,16 @@ func writeRevision(w *jsonw.W, r spinport.Revision) {
 	for _, v := range r.Variables {
 		w.Object().Str("name", v.Name).Flag("secret", v.Secret).End()
 	}
-	w.End().Strings("domains", r.Domains).End()
+	w.End().Strings("domains", r.Domains)
+	if a := r.Artifact; a != nil { // what the image declares (inspected deploys)
+		w.Key("artifact").Object().Strings("components", a.Components).Strings("routes", a.Routes).Key("variables").Array()
+		for _, v := range a.Variables {
+			w.Object().Str("name", v.Name).Flag("required", v.Required).Flag("secret", v.Secret).End()
+		}
+		w.End().Strings("keyValueStores", a.KeyValueStores).Strings("sqliteDatabases", a.SQLiteDatabases).
+			Strings("allowedOutboundHosts", a.AllowedOutboundHosts).End()
+	}
+	w.End()
 }
 
 func writeToken(w *jsonw.W, t spinport.Token) {

@@ -55,13 +55,15 @@ type Server struct {
 	Registry spinport.PushRegistry // nil: no installation registry (push credentials)
 	DNS      spinport.HostDNS      // nil: no managed DNS zones
 	Resolver spinport.Resolver     // nil: custom domains cannot be verified
-	HTTP     Doer                  // outbound HTTP for OIDC
-	Config   Config
-	Now      func() time.Time
-	Rand     io.Reader // crypto/rand.Reader in production
-	Log      func(string)
-	Checks   []HealthCheck // extra dependency checks for /healthz?deep=1
-	UI       http.Handler  // the portal, for every path that is not the API's; nil: none
+	// Artifacts inspects images before deploys (nil: inspect_artifacts=off).
+	Artifacts spinport.Artifacts
+	HTTP      Doer // outbound HTTP for OIDC
+	Config    Config
+	Now       func() time.Time
+	Rand      io.Reader // crypto/rand.Reader in production
+	Log       func(string)
+	Checks    []HealthCheck // extra dependency checks for /healthz?deep=1
+	UI        http.Handler  // the portal, for every path that is not the API's; nil: none
 }
 
 // Handler returns the HTTP handler for every spinport route (the table
@@ -134,7 +136,7 @@ func (s *Server) svc() *control.Service {
 	if d == nil {
 		d = control.RecordOnly{}
 	}
-	return &control.Service{DB: s.DB, Deployer: d, Registry: s.Registry, DNS: s.DNS, Resolver: s.Resolver, Now: s.Now, Rand: s.Rand, Log: s.Log,
+	return &control.Service{DB: s.DB, Deployer: d, Registry: s.Registry, DNS: s.DNS, Resolver: s.Resolver, Artifacts: s.Artifacts, Now: s.Now, Rand: s.Rand, Log: s.Log,
 		Config: control.Config{AdminToken: s.Config.AdminToken, BaseDomain: s.Config.BaseDomain, PublicHost: publicHost(s.Config.PublicURL),
 			RegistryAllowlist: s.Config.RegistryAllowlist,
 			AppKV:             s.Config.AppKV, AppRedisDBs: s.Config.AppRedisDBs, RestrictRegistryRepos: s.Config.RestrictRegistryRepos, IngressAddress: s.Config.IngressAddress}}

@@ -77,10 +77,27 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 		return rev, false, &spinport.Error{Kind: spinport.Forbidden, Title: "Registry not allowed", Field: "image",
 			Detail: "images from " + im.Registry + "/" + im.Repository + " are not allowed on this installation; allowed: " + strings.Join(s.Config.RegistryAllowlist, ", ")}
 	}
+	image := im.String()
+	var art *spinport.Artifact
+	if s.Artifacts != nil {
+		pinned, a, err := s.inspect(im)
+		if err != nil {
+			s.audit(app.Tenant, p, "deploy", "app/"+app.Name, "denied", err.Error())
+			return rev, false, err
+		}
+		im, art = pinned, &a
+	}
 	if rev, err = s.snapshot(app); err != nil {
 		return rev, false, err
 	}
-	rev.Image, rev.Digest, rev.Cause, rev.Actor = im.String(), im.Digest, spinport.CauseDeploy, p.ID
+	if art != nil {
+		if err := s.checkArtifact(app, rev, *art); err != nil {
+			s.audit(app.Tenant, p, "deploy", "app/"+app.Name, "denied", err.Error())
+			return rev, false, err
+		}
+	}
+	// The revision records the image as given and the digest it ran.
+	rev.Image, rev.Digest, rev.Artifact, rev.Cause, rev.Actor = image, im.Digest, art, spinport.CauseDeploy, p.ID
 	if rev.Source, err = sourceOf(p, in.Source); err != nil {
 		return rev, false, err
 	}

@@ -42,6 +42,9 @@ type Service struct {
 	Registry spinport.PushRegistry // nil: the installation issues no push credentials
 	DNS      spinport.HostDNS      // nil: no managed DNS zones
 	Resolver spinport.Resolver     // nil: custom domains cannot be verified (no doh_resolver)
+	// Artifacts resolves and inspects images before a deploy (nil:
+	// inspect_artifacts=off, images go to the cluster as given).
+	Artifacts spinport.Artifacts
 	Config   Config
 	Now      func() time.Time
 	Rand     io.Reader // crypto/rand.Reader in production

@@ -152,8 +152,38 @@ func marshalRevision(r spinport.Revision) []byte {
 	for _, v := range r.Variables {
 		w.Raw(marshalVariable(v))
 	}
-	w.End().Strings("domains", r.Domains).Flag("kv", r.KV).End()
+	w.End().Strings("domains", r.Domains).Flag("kv", r.KV)
+	if r.Artifact != nil {
+		w.Key("artifact").Raw(MarshalArtifact(*r.Artifact))
+	}
+	w.End()
 	return w.Bytes()
+}
+
+// MarshalArtifact is an artifact's record (in a revision and in the
+// per-digest cache).
+func MarshalArtifact(a spinport.Artifact) []byte {
+	var w jsonw.W
+	w.Object().Strings("components", a.Components).Strings("routes", a.Routes).Key("variables").Array()
+	for _, v := range a.Variables {
+		w.Object().Str("name", v.Name).Flag("required", v.Required).Flag("secret", v.Secret).End()
+	}
+	w.End().Strings("keyValueStores", a.KeyValueStores).Strings("sqliteDatabases", a.SQLiteDatabases).
+		Strings("allowedOutboundHosts", a.AllowedOutboundHosts).End()
+	return w.Bytes()
+}
+
+func parseArtifact(r gjson.Result) *spinport.Artifact {
+	if !r.Exists() {
+		return nil
+	}
+	a := &spinport.Artifact{Components: strings(r.Get("components")), Routes: strings(r.Get("routes")),
+		KeyValueStores: strings(r.Get("keyValueStores")), SQLiteDatabases: strings(r.Get("sqliteDatabases")),
+		AllowedOutboundHosts: strings(r.Get("allowedOutboundHosts"))}
+	for _, v := range r.Get("variables").Array() {
+		a.Variables = append(a.Variables, spinport.ArtifactVariable{Name: v.Get("name").String(), Required: v.Get("required").Bool(), Secret: v.Get("secret").Bool()})
+	}
+	return a
 }
 
 func ParseRevision(b []byte) (spinport.Revision, error) {
@@ -165,7 +195,7 @@ func ParseRevision(b []byte) (spinport.Revision, error) {
 		Source: r.Get("source").String(), GitRef: r.Get("gitRef").String(), GitSHA: r.Get("gitSha").String(),
 		Actor: r.Get("actor").String(), CreatedAt: r.Get("createdAt").Int(), State: r.Get("state").String(),
 		Reason: r.Get("reason").String(), RollbackOf: r.Get("rollbackOf").Int(), Cause: r.Get("cause").String(), Scaling: readScaling(r),
-		Domains: strings(r.Get("domains")), KV: r.Get("kv").Bool()}
+		Domains: strings(r.Get("domains")), KV: r.Get("kv").Bool(), Artifact: parseArtifact(r.Get("artifact"))}
 	for _, v := range r.Get("variables").Array() {
 		rev.Variables = append(rev.Variables, spinport.Variable{Name: v.Get("name").String(), Value: v.Get("value").String(), Secret: v.Get("secret").Bool()})
 	}

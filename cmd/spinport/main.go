@@ -155,6 +155,7 @@ func newServer() (*api.Server, error) {
 	srv.Config.RestrictRegistryRepos = v.get("acr_restrict_deploys") == "on"
 	srv.Config.IngressAddress = v.get("dns_target")
 	srv.Resolver = resolver(&v, doer)
+	srv.Artifacts = artifacts(&v, doer)
 	if v.err != nil {
 		return nil, v.err
 	}
