@@ -12,10 +12,14 @@ import (
 
 func createDeployment(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
 	rev, created, err := s.svc().Deploy(p, ps.ByName("tenant"), ps.ByName("app"), func() (control.DeployInput, error) {
-		b := bind(r, "image", "source", "gitRef", "gitSha")
-		in := control.DeployInput{Image: b.str("image"), Source: b.str("source"), GitRef: b.str("gitRef"), GitSHA: b.str("gitSha")}
+		b := bind(r, "image", "source", "gitRef", "gitSha", "dryRun")
+		in := control.DeployInput{Image: b.str("image"), Source: b.str("source"), GitRef: b.str("gitRef"), GitSHA: b.str("gitSha"),
+			DryRun: b.bool("dryRun", false)}
 		return in, b.err
 	})
+	if err == nil && rev.Number == 0 { // a dry run: checked, nothing recorded or applied
+		return http.StatusOK, one(func(w *jsonw.W) { writeRevision(w, rev) }), nil
+	}
 	return createdOrOK(created), one(func(w *jsonw.W) { writeRevision(w, rev) }), err
 }
 

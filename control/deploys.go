@@ -12,6 +12,9 @@ import (
 // DeployInput deploys an image.
 type DeployInput struct {
 	Image, Source, GitRef, GitSHA string
+	// DryRun runs every check (and the artifact inspection) and returns
+	// the revision that would be made, unnumbered, recording nothing.
+	DryRun bool
 }
 
 // AppStatus is the cluster's view of an app with the revision it runs.
@@ -107,6 +110,10 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 	}
 	if rev.GitSHA != "" && (len(rev.GitSHA) < 7 || len(rev.GitSHA) > 64 || !spinport.IsHex(rev.GitSHA)) {
 		return rev, false, invalid("gitSha", "gitSha must be 7-64 lowercase hex characters")
+	}
+	if in.DryRun {
+		rev.Number, rev.State = 0, ""
+		return rev, false, nil
 	}
 	rev, existed, err := s.DB.AddRevision(app.Tenant, app.Name, rev)
 	if err != nil {

@@ -73,6 +73,15 @@ func TestClusterInspectedDeploys(t *testing.T) {
 			t.Errorf("%s: %s", c.name, r)
 		}
 	}
+	// A dry run (what the portal's deploy form does first) checks and
+	// records nothing.
+	if r := api.do("POST", base+"/apps/web/deployments", map[string]any{"image": reg.Ref("acme/vars", "v1"), "dryRun": true}); !r.isProblem(422, "image", "api_key") {
+		t.Errorf("dry run of a refused deploy: %s", r)
+	}
+	dry := api.must(200, "POST", base+"/apps/web/deployments", map[string]any{"image": reg.Ref("acme/hello", "v1"), "dryRun": true})
+	if dry.num("number") != 0 || dry.str("digest") != hello.Digest || dry.str("artifact.components.0") != "hello" {
+		t.Errorf("dry run: %s", dry)
+	}
 	// Fixed as the answers say: variables set, the store bound.
 	api.must(201, "PUT", base+"/apps/web/variables/api_key", map[string]any{"value": "k", "secret": true})
 	api.must(201, "PUT", base+"/apps/web/variables/db_url", map[string]any{"value": "postgres://db.example.com/app"})

@@ -147,6 +147,16 @@ async function tenantPage(main, tenant) {
         })));
 }
 
+// declares summarises what an inspected Spin app declares.
+function declares(a) {
+  const parts = [`components ${a.components.join(", ")}`];
+  if (a.routes.length) parts.push(`routes ${a.routes.join(", ")}`);
+  if (a.variables.length) parts.push(`variables ${a.variables.map((v) => v.name + (v.required ? "*" : "")).join(", ")}`);
+  if (a.keyValueStores.length) parts.push(`stores ${a.keyValueStores.join(", ")}`);
+  if (a.allowedOutboundHosts.length) parts.push(`outbound ${a.allowedOutboundHosts.join(", ")}`);
+  return parts.join("; ");
+}
+
 async function appPage(main, tenant, app) {
   setCrumbs([["#/t/" + tenant, tenant], [`#/t/${tenant}/a/${app}`, app]]);
   const [a, revs, vars] = await Promise.all([
@@ -163,13 +173,17 @@ async function appPage(main, tenant, app) {
     section("Hosts", domainsBox),
     section("Deploy",
       form([{ name: "image", label: "OCI image", placeholder: "ghcr.io/acme/web:v1.0.0", required: true }], "Deploy", async (v) => {
+        // Checks first (tag, artifact, variables, stores, outbound hosts):
+        // a refusal shows what to fix and nothing is deployed.
+        const check = await api("POST", A(tenant, app) + "/deployments", { image: v.image, dryRun: true });
         const r = await api("POST", A(tenant, app) + "/deployments", { image: v.image });
-        flash(`Revision ${r.number}: ${r.state}`, "info");
+        flash(`Revision ${r.number}: ${r.state}` + (check.artifact ? ` — ${declares(check.artifact)}` : ""), "info");
         await reload();
       })),
     section("Revisions",
-      table(["#", "Image", "Cause", "State", "By", "When", ""], revs.items.map((r) => el("tr", {},
-        el("td", {}, String(r.number)), el("td", {}, r.image),
+      table(["#", "Image", "Declares", "Cause", "State", "By", "When", ""], revs.items.map((r) => el("tr", {},
+        el("td", {}, String(r.number)), el("td", { title: r.digest || "" }, r.image),
+        el("td", { class: "declares" }, r.artifact ? declares(r.artifact) : ""),
         el("td", {}, r.cause + (r.rollbackOf ? ` of ${r.rollbackOf}` : "")),
         el("td", { class: "state-" + r.state, title: r.reason || "" }, r.state),
         el("td", {}, r.actor), el("td", {}, r.createdAt),
