@@ -93,6 +93,14 @@ func TestCustomDomainsAreProvenBeforeRouting(t *testing.T) {
 	if d := h.must(200, admin, "GET", T+"/apps/web/domains", "").get(`items.#(host=="shop.managed.test")`); d.Get("verification.state").String() != "verified" {
 		t.Errorf("managed-zone domain: %s", d.Raw)
 	}
+	// Squatting: spinport's own address and names under the base domain.
+	h.srv.Config.PublicURL = "https://spinport.example.test"
+	if r := h.do(admin, "PATCH", T+"/apps/web", `{"domains":["spinport.example.test"]}`); r.status != 400 || !strings.Contains(r.get("detail").String(), "spinport's own address") {
+		t.Errorf("spinport's own host as a domain: %d %s", r.status, r.body)
+	}
+	if r := h.do(admin, "PATCH", T+"/apps/web", `{"domains":["shop-beta.apps.example.test"]}`); r.status != 400 || r.get("field").String() != "domains" {
+		t.Errorf("a host under the base domain: %d %s", r.status, r.body)
+	}
 	// Verify of a domain the app does not have: 404.
 	h.must(404, admin, "POST", T+"/apps/web/domains/other.test/verify", "")
 }

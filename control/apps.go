@@ -40,6 +40,9 @@ func (s *Service) checkDomains(ds []string) ([]string, error) {
 		if err := spinport.CheckDomain(d, s.Config.BaseDomain); err != nil {
 			return nil, err
 		}
+		if d == s.Config.PublicHost {
+			return nil, invalid("domains", "domain \""+d+"\" is spinport's own address; use a domain you own")
+		}
 		if !seen[d] {
 			seen[d] = true
 			out = append(out, d)

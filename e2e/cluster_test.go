@@ -679,6 +679,33 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	if again := k.mustObject(t, groupPath("cert-manager.io/v1", ns, "certificates", "web-tls")); strings.Join(again.strs("spec", "dnsNames"), ",") != defaultHost {
 		t.Errorf("the default host's certificate changed: %v", again.strs("spec", "dnsNames"))
 	}
+	// Certificate states per host. No cert-manager controller runs on the
+	// loopback cluster: the test writes the Ready condition cert-manager
+	// would (status subresource), and the status shows each host's own.
+	certState := func() map[string]string {
+		out := map[string]string{}
+		for _, d := range api.must(200, "GET", base+"/apps/web/domains", nil).get("items").([]any) {
+			m := d.(map[string]any)
+			if c, ok := m["certificate"].(map[string]any); ok {
+				out[m["host"].(string)] = fmt.Sprint(c["state"], "/", c["reason"], "/", c["message"])
+			}
+		}
+		return out
+	}
+	setReady := func(name, status, reason, message string) {
+		k.mustCall(t, "PATCH", groupPath("cert-manager.io/v1", ns, "certificates", name)+"/status", map[string]any{"status": map[string]any{
+			"conditions": []map[string]any{{"type": "Ready", "status": status, "reason": reason, "message": message}}}}, 200)
+	}
+	setReady("web-tls", "True", "Ready", "Certificate is up to date and has not expired")
+	setReady(customTLS, "False", "Failed", "HTTP-01 self check failed for "+domain)
+	st := certState()
+	if st[defaultHost] != "ready/Ready/Certificate is up to date and has not expired" || st[domain] != "failed/Failed/HTTP-01 self check failed for "+domain {
+		t.Errorf("certificate states: %v", st)
+	}
+	setReady(customTLS, "False", "Issuing", "Issuing certificate as Secret does not exist")
+	if st := certState(); !strings.HasPrefix(st[domain], "issuing/Issuing/") || !strings.HasPrefix(st[defaultHost], "ready/") {
+		t.Errorf("certificate states while one host issues: %v", st)
+	}
 	r = api.must(200, "GET", base+"/apps/web", nil)
 	rev1 = r.num("currentRevision") // the verification redeployed
 	// The record disappears: flagged lost, still routed.

@@ -25,8 +25,16 @@ func TestClusterInspectedDeploys(t *testing.T) {
 	reg.PushApp(t, "acme/sneaky", "v1", ocireg.App{Name: "sneaky", Version: "1.0.0", Components: []ocireg.Component{{ID: "sneaky", Route: "/...",
 		AllowedOutboundHosts: []string{"https://api.github.com", "http://169.254.169.254", "redis://redis.default.svc.cluster.local:6379"}}}})
 
+	// Two private registries (no anonymous pulls): spinport holds pull
+	// credentials for one (registry_credentials, a secret variable).
+	private := ocireg.Start(t, ocireg.Options{Auth: ocireg.AuthBearer, Username: "spinport-inspect", Password: "pull-secret-e2e"})
+	private.PushApp(t, "acme/proxy", "v1", ocireg.OutboundApp())
+	closed := ocireg.Start(t, ocireg.Options{Auth: ocireg.AuthBasic, Username: "someone", Password: "else"})
+	closed.PushApp(t, "acme/hello", "v1", ocireg.HelloApp())
+
 	h := startClusterHost(t, "spinport", k.URL, k.CAFile, k.spinportToken(t, suffix), map[string]string{
-		"inspect_artifacts": "on", "registry_origin_1": reg.URL, "registry_origin_2": "https://ghcr.io", "registry_origin_3": "https://ghcr.io"})
+		"inspect_artifacts": "on", "registry_origin_1": reg.URL, "registry_origin_2": private.URL, "registry_origin_3": closed.URL,
+		"registry_credentials": private.Host + "=spinport-inspect:pull-secret-e2e"})
 	api := h.admin(t)
 	tenant := "e2e-oci-" + suffix
 	ns := "spinport-" + tenant
@@ -68,10 +76,14 @@ func TestClusterInspectedDeploys(t *testing.T) {
 		{"a named store and SQLite", "web", reg.Ref("acme/kv", "v1"), `"sessions"`},
 		{"outbound hosts tenants may not reach", "web", reg.Ref("acme/sneaky", "v1"), "http://169.254.169.254 (the cloud metadata endpoint)"},
 		{"a registry spinport cannot reach", "web", "quay.io/acme/web:v1", "registry_origin_1..3"},
+		{"a private registry without credentials", "web", closed.Ref("acme/hello", "v1"), "registry_credentials"},
 	} {
 		if r := deploy(c.app, c.image); !r.isProblem(422, "image", c.detail) {
 			t.Errorf("%s: %s", c.name, r)
 		}
+	}
+	if r := deploy("web", private.Ref("acme/proxy", "v1")); r.Status != 201 || r.str("artifact.components.0") != "proxy" {
+		t.Errorf("a private registry with pull credentials: %s", r)
 	}
 	// A dry run (what the portal's deploy form does first) checks and
 	// records nothing.

@@ -84,7 +84,7 @@ func problem(ref string, err error) error {
 		return &spinport.Error{Kind: spinport.Refused, Title: "Not a Spin app", Field: "image", Detail: err.Error()}
 	case *AuthError:
 		return &spinport.Error{Kind: spinport.Refused, Title: "Registry refused access", Field: "image",
-			Detail: e.Error() + ": spinport inspects apps with anonymous pulls; make the repository public for pulls, or ask an admin to turn inspection off for it"}
+			Detail: e.Error() + ": make the repository public for pulls, or ask an admin for pull credentials in registry_credentials (docs/deploys.md)"}
 	case *ReferenceError:
 		return &spinport.Error{Kind: spinport.Invalid, Field: "image", Detail: err.Error()}
 	case *UnavailableError:

@@ -30,6 +30,17 @@ func artifacts(v *spinVariables, doer registry.Doer) spinport.Artifacts {
 			insecure[h] = true // a loopback or in-cluster registry without TLS, listed as such
 		}
 	}
-	return registry.Artifacts{Origins: origins,
-		Client: &registry.Client{HTTP: doer, Insecure: func(r string) bool { return insecure[r] }}}
+	// Pull credentials for private registries, e.g. an ACR token with the
+	// built-in _repositories_pull scope map: a secret variable, never in KV.
+	creds := map[string][2]string{}
+	for _, entry := range strings.Split(v.get("registry_credentials"), ",") {
+		host, userPass, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		user, pass, ok2 := strings.Cut(userPass, ":")
+		if ok && ok2 && host != "" {
+			creds[host] = [2]string{user, pass}
+		}
+	}
+	return registry.Artifacts{Origins: origins, Client: &registry.Client{HTTP: doer,
+		Insecure: func(r string) bool { return insecure[r] },
+		Credentials: func(r string) (string, string, bool) { c, ok := creds[r]; return c[0], c[1], ok }}}
 }
