@@ -59,7 +59,7 @@ func writeScaling(w *jsonw.W, s spinport.Scaling) {
 }
 
 func (s *Server) appJSON(v control.AppView) []byte {
-	return one(func(w *jsonw.W) { s.writeApp(w, v.App, v.Current) })
+	return one(func(w *jsonw.W) { s.writeApp(w, v.App, v.Current, v.Artifact) })
 }
 
 // writeAppItem is an app in a list: settings only.
@@ -69,7 +69,7 @@ func (s *Server) writeAppItem(w *jsonw.W, app spinport.App) {
 	w.Strings("domains", app.Domains).Str("defaultHost", s.defaultHost(app)).Str("updatedAt", rfc3339(app.UpdatedAt)).End()
 }
 
-func (s *Server) writeApp(w *jsonw.W, a spinport.App, current int64) {
+func (s *Server) writeApp(w *jsonw.W, a spinport.App, current int64, art *spinport.Artifact) {
 	w.Object().Str("tenant", a.Tenant).Str("name", a.Name)
 	writeScaling(w, a.Scaling)
 	w.Strings("domains", a.Domains).Str("defaultHost", s.defaultHost(a)).Flag("kv", a.KV)
@@ -78,6 +78,7 @@ func (s *Server) writeApp(w *jsonw.W, a spinport.App, current int64) {
 	} else {
 		w.Key("currentRevision").Null()
 	}
+	writeArtifact(w, art) // of the current revision
 	w.Str("createdAt", rfc3339(a.CreatedAt)).Str("updatedAt", rfc3339(a.UpdatedAt)).End()
 }
 
@@ -107,15 +108,21 @@ func writeRevision(w *jsonw.W, r spinport.Revision) {
 		w.Object().Str("name", v.Name).Flag("secret", v.Secret).End()
 	}
 	w.End().Strings("domains", r.Domains)
-	if a := r.Artifact; a != nil { // what the image declares (inspected deploys)
-		w.Key("artifact").Object().Strings("components", a.Components).Strings("routes", a.Routes).Key("variables").Array()
-		for _, v := range a.Variables {
-			w.Object().Str("name", v.Name).Flag("required", v.Required).Flag("secret", v.Secret).End()
-		}
-		w.End().Strings("keyValueStores", a.KeyValueStores).Strings("sqliteDatabases", a.SQLiteDatabases).
-			Strings("allowedOutboundHosts", a.AllowedOutboundHosts).End()
-	}
+	writeArtifact(w, r.Artifact)
 	w.End()
+}
+
+// writeArtifact: what an inspected image declares (nothing when not inspected).
+func writeArtifact(w *jsonw.W, a *spinport.Artifact) {
+	if a == nil {
+		return
+	}
+	w.Key("artifact").Object().Strings("components", a.Components).Strings("routes", a.Routes).Key("variables").Array()
+	for _, v := range a.Variables {
+		w.Object().Str("name", v.Name).Flag("required", v.Required).Flag("secret", v.Secret).End()
+	}
+	w.End().Strings("keyValueStores", a.KeyValueStores).Strings("sqliteDatabases", a.SQLiteDatabases).
+		Strings("allowedOutboundHosts", a.AllowedOutboundHosts).End()
 }
 
 func writeToken(w *jsonw.W, t spinport.Token) {

@@ -25,8 +25,9 @@ type AppPatch struct {
 
 // AppView is an app with the revision it runs (0: never deployed).
 type AppView struct {
-	App     spinport.App
-	Current int64
+	App      spinport.App
+	Current  int64
+	Artifact *spinport.Artifact // what the current revision's image declares, when inspected
 }
 
 // checkDomains validates custom domains and drops duplicates.
@@ -109,7 +110,7 @@ func (s *Service) view(app spinport.App) (AppView, error) {
 	if errors.Is(err, kv.ErrNotFound) {
 		return AppView{App: app}, nil
 	}
-	return AppView{App: app, Current: rev.Number}, err
+	return AppView{App: app, Current: rev.Number, Artifact: rev.Artifact}, err
 }
 
 func (s *Service) CreateApp(p *Principal, slug string, bind func() (AppInput, error)) (AppView, error) {

@@ -267,7 +267,7 @@ func (s *Service) redeploy(a Access, app spinport.App, p *Principal, why string)
 	if err != nil {
 		return err
 	}
-	rev.Image, rev.Digest, rev.Cause, rev.Source, rev.Actor = cur.Image, cur.Digest, spinport.CauseConfig, "api", p.ID
+	rev.Image, rev.Digest, rev.Artifact, rev.Cause, rev.Source, rev.Actor = cur.Image, cur.Digest, cur.Artifact, spinport.CauseConfig, "api", p.ID
 	if p.Session != nil {
 		rev.Source = "portal"
 	}

@@ -55,6 +55,9 @@ func TestClusterInspectedDeploys(t *testing.T) {
 		r.str("artifact.components.0") != "hello" || r.str("artifact.routes.0") != "/... -> hello" {
 		t.Fatalf("good artifact: %s", r)
 	}
+	if app := api.must(200, "GET", base+"/apps/web", nil); app.str("artifact.components.0") != "hello" {
+		t.Errorf("the app does not show what its current revision declares: %s", app)
+	}
 	if img := k.mustObject(t, spinAppPath(ns, "web")).s("spec", "image"); img != reg.Host+"/acme/hello@"+hello.Digest {
 		t.Errorf("SpinApp image %s, want it pinned to %s", img, hello.Digest)
 	}
