@@ -137,6 +137,8 @@ type Revision struct {
 	// Artifact is what the image declares, when the installation
 	// inspects artifacts (nil: not inspected).
 	Artifact *Artifact
+	// CI is the run that deployed it, for deploys by an exchanged CI token.
+	CI *CIRun
 }
 
 // Token is an API token. Only the SHA-256 of its secret is stored.
@@ -151,6 +153,37 @@ type Token struct {
 	CreatedBy string
 	ExpiresAt int64
 	LastUsed  int64
+	// CI is the CI run a token was exchanged for (a trust policy matched
+	// its OIDC token); deploys with it record the run.
+	CI *CIRun
+}
+
+// CIRun is what a CI platform's OIDC token says about the job.
+type CIRun struct {
+	Issuer, Repository, Ref, SHA, Workflow, Run string
+}
+
+// TrustPolicy lets CI jobs of one repository deploy an app with no stored
+// secret: a job's OIDC token that matches it is exchanged for a
+// short-lived credential for that app (docs/ci.md).
+type TrustPolicy struct {
+	ID       string
+	Tenant   string
+	App      string
+	Provider string // "github" or "gitlab"
+	Issuer   string // one of the installation's ci issuers
+	// GitHub Actions: numeric ids (the sub claim's format changes; ids do not).
+	RepositoryID, RepositoryOwnerID string
+	Repository                      string // owner/name, for people
+	Workflow                        string // optional: job_workflow_ref must start with it
+	Environment                     string // optional
+	// GitLab CI.
+	ProjectID     string
+	ProtectedOnly bool // ref_protected must be true
+	// Refs the job may run on: exact, or a prefix ending in "*" (refs/tags/v*).
+	Refs      []string
+	CreatedAt int64
+	CreatedBy string
 }
 
 // AuditEvent records one change (or refused change) in a tenant.

@@ -76,6 +76,8 @@ func TestEveryEndpointByRoleAndTenant(t *testing.T) {
 		{"GET", T + "/audit", "", "viewer", false},
 		{"GET", T + "/apps/web/domains", "", "viewer", false},
 		{"POST", T + "/apps/web/domains/www.acme.test/verify", "", "owner", false},
+		{"GET", T + "/apps/web/trust-policies", "", "viewer", false},
+		{"POST", T + "/apps/web/trust-policies", `{"provider":"github","repositoryId":"1","repositoryOwnerId":"2","refs":["refs/tags/v*"]}`, "owner", true},
 		{"GET", T + "/push-credentials", "", "viewer", false},
 		{"POST", T + "/push-credentials", `{"name":"ci2"}`, "owner", true},
 		{"POST", T + "/push-credentials/ci/rotate", "", "owner", true},
@@ -85,9 +87,10 @@ func TestEveryEndpointByRoleAndTenant(t *testing.T) {
 		{"DELETE", T + "/redis", "", "admin", false},
 	}
 	// Every route under /tenants/:tenant must be in the table above
-	// (token revocation has its own test: its path holds a random id).
+	// (token revocation and trust-policy deletion have their own tests: their paths hold random ids).
 	for _, rt := range routes {
-		if !strings.HasPrefix(rt.path, "/api/v1/tenants/:tenant") || rt.path == "/api/v1/tenants/:tenant/tokens/:token" {
+		if !strings.HasPrefix(rt.path, "/api/v1/tenants/:tenant") || rt.path == "/api/v1/tenants/:tenant/tokens/:token" ||
+			rt.path == "/api/v1/tenants/:tenant/apps/:app/trust-policies/:policy" {
 			continue
 		}
 		found := false

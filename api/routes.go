@@ -27,6 +27,8 @@ var routes = []route{
 	{method: "GET", path: "/api/v1/openapi.json", raw: func(_ *Server, w http.ResponseWriter, r *http.Request, ps httprouter.Params) { serveOpenAPI(w, r, ps) }},
 	{method: "POST", path: "/auth/session", raw: (*Server).adminSignIn},
 	{method: "POST", path: "/auth/logout", raw: (*Server).signOut},
+	// CI exchanges its OIDC token here: that token is the credential.
+	{method: "POST", path: "/api/v1/ci/token", raw: (*Server).exchangeCIToken},
 	{method: "GET", path: "/auth/login", raw: (*Server).oidcLogin},
 	{method: "GET", path: "/auth/callback", raw: (*Server).oidcCallback},
 
@@ -56,6 +58,9 @@ var routes = []route{
 
 	{"GET", "/api/v1/tenants/:tenant/apps/:app/status", getStatus, true, nil, nil},
 	{"GET", "/api/v1/tenants/:tenant/apps/:app/domains", listDomains, true, nil, nil},
+	{"GET", "/api/v1/tenants/:tenant/apps/:app/trust-policies", listTrustPolicies, true, nil, nil},
+	{"POST", "/api/v1/tenants/:tenant/apps/:app/trust-policies", createTrustPolicy, true, nil, nil},
+	{"DELETE", "/api/v1/tenants/:tenant/apps/:app/trust-policies/:policy", deleteTrustPolicy, true, nil, nil},
 	{"POST", "/api/v1/tenants/:tenant/apps/:app/domains/:host/verify", verifyDomain, true, nil, nil},
 	{"GET", "/api/v1/tenants/:tenant/apps/:app/logs", getLogs, true, nil, nil},
 

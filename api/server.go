@@ -36,8 +36,13 @@ type Config struct {
 	// in the tenant's own repositories (acr_restrict_deploys).
 	RestrictRegistryRepos bool
 	IngressAddress        string // where app hosts should point (dns_target)
-	Version               string
-	BuildTime             string
+	// CI OIDC exchange: the issuers trust policies may name, the audience
+	// CI tokens must carry, and how long an exchanged token lives.
+	CIIssuers  []string
+	CIAudience string
+	CITokenTTL time.Duration
+	Version    string
+	BuildTime  string
 }
 
 // OIDCConfig is the portal's OpenID Connect client.
@@ -139,7 +144,8 @@ func (s *Server) svc() *control.Service {
 	return &control.Service{DB: s.DB, Deployer: d, Registry: s.Registry, DNS: s.DNS, Resolver: s.Resolver, Artifacts: s.Artifacts, Now: s.Now, Rand: s.Rand, Log: s.Log,
 		Config: control.Config{AdminToken: s.Config.AdminToken, BaseDomain: s.Config.BaseDomain, PublicHost: publicHost(s.Config.PublicURL),
 			RegistryAllowlist: s.Config.RegistryAllowlist,
-			AppKV:             s.Config.AppKV, AppRedisDBs: s.Config.AppRedisDBs, RestrictRegistryRepos: s.Config.RestrictRegistryRepos, IngressAddress: s.Config.IngressAddress}}
+			AppKV:             s.Config.AppKV, AppRedisDBs: s.Config.AppRedisDBs, RestrictRegistryRepos: s.Config.RestrictRegistryRepos, IngressAddress: s.Config.IngressAddress,
+			CIIssuers: s.Config.CIIssuers, CITokenTTL: s.Config.CITokenTTL}}
 }
 
 func (s *Server) logf(msg string) {

@@ -105,6 +105,13 @@ func (s *Service) Deploy(p *Principal, slug, appName string, bind func() (Deploy
 		return rev, false, err
 	}
 	rev.GitRef, rev.GitSHA = in.GitRef, in.GitSHA
+	if p.Token != nil && p.Token.CI != nil { // an exchanged CI token: the run, as its platform signed it
+		ci := *p.Token.CI
+		rev.Source, rev.GitRef, rev.CI = "ci", ci.Ref, &ci
+		if spinport.IsHex(ci.SHA) && len(ci.SHA) >= 7 && len(ci.SHA) <= 64 {
+			rev.GitSHA = ci.SHA
+		}
+	}
 	if len(rev.GitRef) > 256 {
 		return rev, false, invalid("gitRef", "gitRef is at most 256 characters")
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/kv"
+	"github.com/spinport/spinport/oidc"
 )
 
 // Config is what the use cases need of the installation's settings.
@@ -26,6 +27,10 @@ type Config struct {
 	// is never handed out).
 	AppKV       bool
 	AppRedisDBs int64
+	// CIIssuers are the OIDC issuers whose CI tokens trust policies may
+	// name (ci_issuers); CITokenTTL how long an exchanged token lives.
+	CIIssuers  []string
+	CITokenTTL time.Duration
 	// IngressAddress is where app hosts should point: the ingress's IPv4
 	// address or host name (dns_target).
 	IngressAddress string
@@ -45,10 +50,12 @@ type Service struct {
 	// Artifacts resolves and inspects images before a deploy (nil:
 	// inspect_artifacts=off, images go to the cluster as given).
 	Artifacts spinport.Artifacts
-	Config   Config
-	Now      func() time.Time
-	Rand     io.Reader // crypto/rand.Reader in production
-	Log      func(string)
+	// CIVerifier verifies CI OIDC tokens of one issuer (nil: no CI exchange).
+	CIVerifier func(issuer string) *oidc.WorkloadVerifier
+	Config     Config
+	Now        func() time.Time
+	Rand       io.Reader // crypto/rand.Reader in production
+	Log        func(string)
 }
 
 // Principal is who is calling.

@@ -386,6 +386,9 @@ func (db DB) deleteAppData(a spinport.App) error {
 	if err := db.ForgetAppApplied(a.Tenant, a.Name); err != nil {
 		return err
 	}
+	if err := db.deleteTrust(a.Tenant, a.Name); err != nil {
+		return err
+	}
 	if err := db.revisions(a.Tenant, a.Name).DeleteAll(); err != nil {
 		return err
 	}

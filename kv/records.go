@@ -156,6 +156,7 @@ func marshalRevision(r spinport.Revision) []byte {
 	if r.Artifact != nil {
 		w.Key("artifact").Raw(MarshalArtifact(*r.Artifact))
 	}
+	writeCIRun(&w, r.CI)
 	w.End()
 	return w.Bytes()
 }
@@ -195,7 +196,7 @@ func ParseRevision(b []byte) (spinport.Revision, error) {
 		Source: r.Get("source").String(), GitRef: r.Get("gitRef").String(), GitSHA: r.Get("gitSha").String(),
 		Actor: r.Get("actor").String(), CreatedAt: r.Get("createdAt").Int(), State: r.Get("state").String(),
 		Reason: r.Get("reason").String(), RollbackOf: r.Get("rollbackOf").Int(), Cause: r.Get("cause").String(), Scaling: readScaling(r),
-		Domains: strings(r.Get("domains")), KV: r.Get("kv").Bool(), Artifact: parseArtifact(r.Get("artifact"))}
+		Domains: strings(r.Get("domains")), KV: r.Get("kv").Bool(), Artifact: parseArtifact(r.Get("artifact")), CI: readCIRun(r.Get("ci"))}
 	for _, v := range r.Get("variables").Array() {
 		rev.Variables = append(rev.Variables, spinport.Variable{Name: v.Get("name").String(), Value: v.Get("value").String(), Secret: v.Get("secret").Bool()})
 	}
@@ -206,8 +207,26 @@ func marshalToken(t spinport.Token) []byte {
 	var w jsonw.W
 	w.Object().Num("schema", SchemaVersion).Str("id", t.ID).Str("tenant", t.Tenant).Str("name", t.Name).
 		Strings("scopes", t.Scopes).OptStr("app", t.App).Str("sha256", t.Hash).Num("createdAt", t.CreatedAt).
-		Str("createdBy", t.CreatedBy).Num("expiresAt", t.ExpiresAt).Num("lastUsed", t.LastUsed).End()
+		Str("createdBy", t.CreatedBy).Num("expiresAt", t.ExpiresAt).Num("lastUsed", t.LastUsed)
+	writeCIRun(&w, t.CI)
+	w.End()
 	return w.Bytes()
+}
+
+func writeCIRun(w *jsonw.W, c *spinport.CIRun) {
+	if c == nil {
+		return
+	}
+	w.Key("ci").Object().Str("issuer", c.Issuer).Str("repository", c.Repository).Str("ref", c.Ref).Str("sha", c.SHA).
+		Str("workflow", c.Workflow).Str("run", c.Run).End()
+}
+
+func readCIRun(r gjson.Result) *spinport.CIRun {
+	if !r.Exists() {
+		return nil
+	}
+	return &spinport.CIRun{Issuer: r.Get("issuer").String(), Repository: r.Get("repository").String(), Ref: r.Get("ref").String(),
+		SHA: r.Get("sha").String(), Workflow: r.Get("workflow").String(), Run: r.Get("run").String()}
 }
 
 func ParseToken(b []byte) (spinport.Token, error) {
@@ -218,7 +237,7 @@ func ParseToken(b []byte) (spinport.Token, error) {
 	return spinport.Token{ID: r.Get("id").String(), Tenant: r.Get("tenant").String(), Name: r.Get("name").String(),
 		Scopes: strings(r.Get("scopes")), App: r.Get("app").String(), Hash: r.Get("sha256").String(),
 		CreatedAt: r.Get("createdAt").Int(), CreatedBy: r.Get("createdBy").String(),
-		ExpiresAt: r.Get("expiresAt").Int(), LastUsed: r.Get("lastUsed").Int()}, nil
+		ExpiresAt: r.Get("expiresAt").Int(), LastUsed: r.Get("lastUsed").Int(), CI: readCIRun(r.Get("ci"))}, nil
 }
 
 func marshalAuditEvent(e spinport.AuditEvent) []byte {

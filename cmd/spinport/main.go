@@ -156,6 +156,19 @@ func newServer() (*api.Server, error) {
 	srv.Config.IngressAddress = v.get("dns_target")
 	srv.Resolver = resolver(&v, doer)
 	srv.Artifacts = artifacts(&v, doer)
+	// CI OIDC exchange: the issuers (also in allowed_outbound_hosts, for
+	// their discovery documents and keys) and the audience CI asks for.
+	for _, name := range []string{"ci_issuer_1", "ci_issuer_2"} {
+		if iss := v.get(name); iss != "" {
+			srv.Config.CIIssuers = append(srv.Config.CIIssuers, iss)
+		}
+	}
+	if srv.Config.CIAudience = v.get("ci_audience"); srv.Config.CIAudience == "" {
+		srv.Config.CIAudience = cfg.PublicURL
+	}
+	if srv.Config.CITokenTTL, err = duration("ci_token_ttl", v.get("ci_token_ttl")); err != nil {
+		return nil, err
+	}
 	if v.err != nil {
 		return nil, v.err
 	}
