@@ -65,6 +65,11 @@ type Status struct {
 	Revision int64          // the revision the SpinApp is labelled with
 	Ready    bool           // every requested replica ready and the rollout complete
 	Failure  string         // why the rollout failed, if it did
+	// Waiting says why the app is not ready yet, from the pods' and the
+	// Deployment's states (an image that cannot be pulled, a crash loop,
+	// pods that cannot be scheduled or exceed the quota, failing readiness
+	// checks): what to fix, while Kubernetes keeps trying.
+	Waiting string
 }
 
 // SpinAppStatus is what the cluster reports for an app's SpinApp and the

@@ -17,7 +17,7 @@ func getStatus(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (
 		return 0, nil, err
 	}
 	var w jsonw.W
-	w.Object().Str("app", st.App).Flag("ready", st.Cluster.Ready)
+	w.Object().Str("app", st.App).Flag("ready", st.Cluster.Ready).OptStr("waiting", st.Cluster.Waiting)
 	if rev := st.Revision; rev != nil {
 		w.Key("revision").Object().Num("number", rev.Number).Str("state", rev.State).OptStr("reason", rev.Reason).End()
 	} else {

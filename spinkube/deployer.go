@@ -394,6 +394,16 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 		return st, problem("status", err)
 	}
 	st.Ready = sp.ReadyReplicas >= sp.Replicas && sp.Replicas > 0 && rollout == "complete"
+	if !st.Ready && err == nil {
+		why, werr := d.waiting(ns, app.Name, gjson.ParseBytes(dep))
+		if werr != nil {
+			return st, werr
+		}
+		st.Waiting = why
+		if st.Failure != "" && why != "" {
+			st.Failure = "rollout failed: " + why
+		}
+	}
 
 	for i, h := range d.S.Hosts(app.Tenant, app.Name, app.Domains) {
 		sp.URLs = append(sp.URLs, "https://"+h)
@@ -416,6 +426,46 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 		sp.Certificates = append(sp.Certificates, cs)
 	}
 	return st, nil
+}
+
+// waiting explains why the app's pods are not ready, in the order a person
+// should fix things: the Deployment cannot create pods (quota), pods
+// cannot be scheduled, containers cannot start (image, config, crash
+// loop), or run but fail their readiness check. Taken from the pods' and
+// the Deployment's status (spinport's RBAC has no events).
+func (d *Deployer) waiting(ns, app string, dep gjson.Result) (string, error) {
+	if c := dep.Get(`status.conditions.#(type=="ReplicaFailure")`); c.Get("status").String() == "True" {
+		return "the Deployment cannot create pods: " + c.Get("message").String() + " (raise the tenant's quota or lower replicas)", nil
+	}
+	pods, err := d.K.List("Pod", ns, operatorAppLabel+"="+app)
+	if err != nil {
+		return "", problem("status", err)
+	}
+	var running string
+	for _, p := range gjson.GetBytes(pods, "items").Array() {
+		name := p.Get("metadata.name").String()
+		if c := p.Get(`status.conditions.#(type=="PodScheduled")`); c.Get("status").String() == "False" {
+			return "pod " + name + " cannot be scheduled (" + c.Get("reason").String() + "): " + c.Get("message").String(), nil
+		}
+		for _, cs := range p.Get("status.containerStatuses").Array() {
+			w := cs.Get("state.waiting")
+			switch reason := w.Get("reason").String(); reason {
+			case "ImagePullBackOff", "ErrImagePull", "InvalidImageName":
+				return "pod " + name + ": the image cannot be pulled (" + reason + "): " + w.Get("message").String() +
+					" (check the image and tag, and the tenant's pull credentials for private registries)", nil
+			case "CrashLoopBackOff":
+				last := cs.Get("lastState.terminated")
+				return "pod " + name + ": the app keeps crashing (CrashLoopBackOff, " + cs.Get("restartCount").String() + " restarts; last exit code " +
+					last.Get("exitCode").String() + " " + last.Get("reason").String() + "): read its logs (GET …/logs)", nil
+			case "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
+				return "pod " + name + ": the container cannot start (" + reason + "): " + w.Get("message").String(), nil
+			}
+			if cs.Get("state.running").Exists() && !cs.Get("ready").Bool() && running == "" {
+				running = "pod " + name + " runs but is not ready: its readiness check (/.well-known/spin/health) is failing"
+			}
+		}
+	}
+	return running, nil
 }
 
 // rolloutState reads the Deployment spin-operator made: complete only when

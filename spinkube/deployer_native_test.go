@@ -7,6 +7,7 @@ package spinkube
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -360,5 +361,44 @@ func TestRedeploySendsOnlyWhatChanged(t *testing.T) {
 	_, got = deploy(rev, second)
 	if !strings.Contains(strings.Join(got, " "), "PATCH /api/v1/namespaces/spinport-acme") || !strings.Contains(strings.Join(got, " "), "ingresses/web") {
 		t.Errorf("after the namespace vanished: %v", got)
+	}
+}
+
+// Why an app is not ready, from the states a kubelet and the Deployment
+// controller report: each case names what to fix.
+func TestWaitingSaysWhy(t *testing.T) {
+	dep := `{"metadata":{"generation":2},"spec":{"replicas":2},"status":{"observedGeneration":2,"replicas":2,"updatedReplicas":2,"readyReplicas":0%s}}`
+	cases := []struct {
+		name, depConditions, pods, want string
+	}{
+		{"quota", `,"conditions":[{"type":"ReplicaFailure","status":"True","message":"pods \"web-1\" is forbidden: exceeded quota: spinport-quota"}]`, `[]`, "exceeded quota"},
+		{"unschedulable", ``, `[{"metadata":{"name":"web-1"},"status":{"conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable","message":"0/3 nodes are available: 3 Insufficient cpu."}]}}]`, "Insufficient cpu"},
+		{"image", ``, `[{"metadata":{"name":"web-1"},"status":{"containerStatuses":[{"state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image \"ghcr.io/acme/web:v9\""}}}]}}]`, "cannot be pulled (ImagePullBackOff): Back-off pulling image"},
+		{"crash", ``, `[{"metadata":{"name":"web-1"},"status":{"containerStatuses":[{"restartCount":5,"lastState":{"terminated":{"exitCode":1,"reason":"Error"}},"state":{"waiting":{"reason":"CrashLoopBackOff"}}}]}}]`, "keeps crashing (CrashLoopBackOff, 5 restarts; last exit code 1 Error)"},
+		{"readiness", ``, `[{"metadata":{"name":"web-1"},"status":{"containerStatuses":[{"ready":false,"state":{"running":{}}}]}}]`, "readiness check"},
+	}
+	for _, c := range cases {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/spinapps/web"):
+				w.Write([]byte(`{"metadata":{"labels":{"spinport.dev/revision":"2"}},"spec":{"image":"x","replicas":2},"status":{"readyReplicas":0}}`))
+			case strings.HasSuffix(r.URL.Path, "/deployments/web"):
+				w.Write([]byte(fmt.Sprintf(dep, c.depConditions)))
+			case strings.HasSuffix(r.URL.Path, "/pods"):
+				w.Write([]byte(`{"items":` + c.pods + `}`))
+			case strings.Contains(r.URL.Path, "/certificates/"):
+				w.WriteHeader(404)
+				w.Write([]byte(`{"kind":"Status","reason":"NotFound","code":404}`))
+			default:
+				w.Write([]byte(`{"metadata":{"labels":{"app.kubernetes.io/managed-by":"spinport"}}}`))
+			}
+		}))
+		k, _ := k8sproxy.New(srv.URL, "token", srv.Client())
+		st, err := (&Deployer{K: k, S: testSettings}).Status(spinport.App{Tenant: "acme", Name: "web"})
+		srv.Close()
+		if err != nil || st.Ready || !strings.Contains(st.Waiting, c.want) {
+			t.Errorf("%s: waiting %q (ready %v, %v), want %q", c.name, st.Waiting, st.Ready, err, c.want)
+		}
 	}
 }
