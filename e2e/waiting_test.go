@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,4 +45,47 @@ func TestClusterWaitingReasons(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// The CLI against the real .wasm and the loopback cluster: `deploy --wait`
+// ends when the revision is ready and prints the app's URL; a deploy the
+// cluster side refuses prints the reason and exits non-zero.
+func TestClusterCLIDeployWait(t *testing.T) {
+	k := requireCluster(t)
+	suffix := randomSuffix()
+	// No app Redis: a KV-bound app's deploy is refused with a reason.
+	h := startClusterHost(t, "spinport", k.URL, k.CAFile, k.spinportToken(t, suffix), map[string]string{"app_redis_url": ""})
+	api := h.admin(t)
+	tenant := "e2e-cli-" + suffix
+	t.Cleanup(func() { _, _, _ = k.call("DELETE", nsPath("spinport-"+tenant), "", nil) })
+	api.must(201, "POST", "/api/v1/tenants", map[string]any{"slug": tenant})
+	api.must(201, "POST", "/api/v1/tenants/"+tenant+"/apps", map[string]any{"name": "web"})
+	api.must(201, "POST", "/api/v1/tenants/"+tenant+"/apps", map[string]any{"name": "store", "kv": true})
+
+	bin := filepath.Join(t.TempDir(), "spinportctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spinportctl").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	run := func(args ...string) (string, string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = []string{"SPINPORT_URL=" + h.URL, "SPINPORT_TOKEN=" + h.AdminToken, "HOME=" + t.TempDir()}
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return o.String(), e.String(), code
+	}
+	out, errOut, code := run("deploy", tenant+"/web", helloImage+"@"+digestOf("cli "+suffix), "--wait", "60s")
+	if code != 0 || !strings.Contains(out, "https://web-"+tenant+"."+e2eBaseDomain) {
+		t.Errorf("deploy --wait: code %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	out, errOut, code = run("deploy", tenant+"/store", helloImage, "--wait", "30s")
+	if code == 0 || !strings.Contains(errOut, "KV store") {
+		t.Errorf("a refused deploy: code %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
 }

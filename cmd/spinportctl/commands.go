@@ -39,6 +39,7 @@ type appItem struct {
 type appStatus struct {
 	App      string `json:"app"`
 	Ready    bool   `json:"ready"`
+	Waiting  string `json:"waiting"` // why it is not ready yet, in words
 	Revision *struct {
 		Number int64  `json:"number"`
 		State  string `json:"state"`
@@ -50,26 +51,22 @@ type appStatus struct {
 			Image         string `json:"image"`
 			Replicas      int64  `json:"replicas"`
 			ReadyReplicas int64  `json:"readyReplicas"`
-			Deployment    *struct {
-				Rollout   string `json:"rollout"`
-				Updated   int64  `json:"updatedReplicas"`
-				Available int64  `json:"availableReplicas"`
-			} `json:"deployment"`
-			Certificate *struct {
-				Ready   bool   `json:"ready"`
-				Message string `json:"message"`
-			} `json:"certificate"`
-			URLs []string `json:"urls"`
 		} `json:"spinApp"`
+		// Beside spinApp, as api/status.go writes them.
+		Deployment *struct {
+			Rollout   string `json:"rollout"`
+			Updated   int64  `json:"updatedReplicas"`
+			Available int64  `json:"availableReplicas"`
+		} `json:"deployment"`
+		Certificate *struct {
+			Ready   bool   `json:"ready"`
+			Message string `json:"message"`
+		} `json:"certificate"`
+		URLs []string `json:"urls"`
 	} `json:"cluster"`
 }
 
-func (s *appStatus) urls() []string {
-	if s.Cluster.SpinApp == nil {
-		return nil
-	}
-	return s.Cluster.SpinApp.URLs
-}
+func (s *appStatus) urls() []string { return s.Cluster.URLs }
 
 type variable struct {
 	Name      string `json:"name"`
@@ -337,6 +334,9 @@ func (c *cli) afterRevision(cl *client, tenant, app string, rev revision, b []by
 // wait polls the status until revision rev is ready, failed, superseded,
 // or --wait is up.
 func (c *cli) wait(cl *client, tenant, app string, rev revision) error {
+	if rev.State == "pending" { // recorded only: the installation has no cluster, nothing will roll out
+		return fmt.Errorf("revision %d is pending and will not roll out: %s", rev.Number, first(rev.Reason, "no reason given"))
+	}
 	deadline := c.now().Add(c.inv.wait)
 	last := ""
 	state, reason := rev.State, rev.Reason
@@ -360,6 +360,9 @@ func (c *cli) wait(cl *client, tenant, app string, rev revision) error {
 			}
 			if st.Revision != nil && st.Revision.Number == rev.Number {
 				state, reason = st.Revision.State, st.Revision.Reason
+			}
+			if st.Waiting != "" && state != "failed" {
+				reason = st.Waiting
 			}
 			line := progress(rev.Number, state, reason, &st)
 			if line != last {
@@ -407,10 +410,10 @@ func progress(n int64, state, reason string, st *appStatus) string {
 	s := fmt.Sprintf("revision %d: %s", n, first(state, "unknown"))
 	if sp := st.Cluster.SpinApp; sp != nil && sp.Revision == n {
 		s += fmt.Sprintf(", %d/%d replicas ready", sp.ReadyReplicas, sp.Replicas)
-		if d := sp.Deployment; d != nil && d.Rollout != "" {
+		if d := st.Cluster.Deployment; d != nil && d.Rollout != "" {
 			s += ", rollout " + d.Rollout
 		}
-		if cert := sp.Certificate; cert != nil && !cert.Ready {
+		if cert := st.Cluster.Certificate; cert != nil && !cert.Ready {
 			s += ", certificate not ready"
 			if cert.Message != "" {
 				s += " (" + cert.Message + ")"
@@ -491,13 +494,16 @@ func writeStatus(w io.Writer, tenant string, st *appStatus) {
 	} else {
 		fmt.Fprintf(tw, "revision:\tnone (never deployed)\n")
 	}
+	if st.Waiting != "" {
+		fmt.Fprintf(tw, "waiting:\t%s\n", st.Waiting)
+	}
 	if sp := st.Cluster.SpinApp; sp != nil {
 		fmt.Fprintf(tw, "running:\trevision %d, %s\n", sp.Revision, sp.Image)
 		fmt.Fprintf(tw, "replicas:\t%d/%d ready\n", sp.ReadyReplicas, sp.Replicas)
-		if d := sp.Deployment; d != nil {
+		if d := st.Cluster.Deployment; d != nil {
 			fmt.Fprintf(tw, "rollout:\t%s (%d updated, %d available)\n", d.Rollout, d.Updated, d.Available)
 		}
-		if cert := sp.Certificate; cert != nil {
+		if cert := st.Cluster.Certificate; cert != nil {
 			line := "ready"
 			if !cert.Ready {
 				line = "not ready"
@@ -507,7 +513,7 @@ func writeStatus(w io.Writer, tenant string, st *appStatus) {
 			}
 			fmt.Fprintf(tw, "certificate:\t%s\n", line)
 		}
-		for i, u := range sp.URLs {
+		for i, u := range st.Cluster.URLs {
 			label := ""
 			if i == 0 {
 				label = "urls:"

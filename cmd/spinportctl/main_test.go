@@ -134,8 +134,10 @@ func TestProblemIsPrinted(t *testing.T) {
 
 const (
 	revPending = `{"number":3,"image":"ghcr.io/acme/web:v3","cause":"deploy","source":"api","actor":"token:ci","createdAt":"2025-01-01T00:00:00Z","state":"applied","variables":[],"domains":[]}`
-	stApplied  = `{"app":"web","ready":false,"revision":{"number":3,"state":"applied"},"cluster":{"spinApp":{"revision":3,"image":"ghcr.io/acme/web:v3","replicas":2,"readyReplicas":1,"conditions":[],"urls":["https://web-acme.apps.example"]}}}`
-	stReady    = `{"app":"web","ready":true,"revision":{"number":3,"state":"ready"},"cluster":{"spinApp":{"revision":3,"image":"ghcr.io/acme/web:v3","replicas":2,"readyReplicas":2,"conditions":[],"urls":["https://web-acme.apps.example","https://www.acme.com"]}}}`
+	// The shape api/status.go writes: deployment, certificate and urls
+	// beside spinApp (api/status_test.go pins it).
+	stApplied  = `{"app":"web","ready":false,"revision":{"number":3,"state":"applied"},"cluster":{"spinApp":{"revision":3,"image":"ghcr.io/acme/web:v3","replicas":2,"readyReplicas":1,"conditions":[]},"deployment":{"rollout":"progressing","updatedReplicas":1,"availableReplicas":1},"urls":["https://web-acme.apps.example"]}}`
+	stReady    = `{"app":"web","ready":true,"revision":{"number":3,"state":"ready"},"cluster":{"spinApp":{"revision":3,"image":"ghcr.io/acme/web:v3","replicas":2,"readyReplicas":2,"conditions":[]},"urls":["https://web-acme.apps.example","https://www.acme.com"]}}`
 	stFailed   = `{"app":"web","ready":false,"revision":{"number":3,"state":"failed","reason":"ImagePullBackOff: ghcr.io/acme/web:v3 not found"},"cluster":{"spinApp":null}}`
 )
 
