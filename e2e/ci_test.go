@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,6 +148,24 @@ func TestClusterCIExchange(t *testing.T) {
 		if r := exchange(c.tok, c.tenant); r.Status != 403 || !strings.Contains(r.str("detail"), c.claim) {
 			t.Errorf("%s: %s", c.name, r)
 		}
+	}
+	// The CLI does the same exchange in CI (spinportctl ci-token), then deploys.
+	bin := filepath.Join(t.TempDir(), "spinportctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spinportctl").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cli := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append([]string{"SPINPORT_URL=" + h.URL, "HOME=" + t.TempDir()}, env...)
+		out, err := cmd.Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	ciTok, err := cli([]string{"SPINPORT_OIDC_TOKEN=" + iss.token(t, good)}, "ci-token", tenant+"/web")
+	if err != nil || !strings.HasPrefix(ciTok, "spt_") {
+		t.Fatalf("spinportctl ci-token: %q %v", ciTok, err)
+	}
+	if out, err := cli([]string{"SPINPORT_TOKEN=" + ciTok}, "deploy", tenant+"/web", helloImage+"@"+digestOf("cli ci "+suffix)); err != nil {
+		t.Errorf("spinportctl deploy with the exchanged token: %q %v", out, err)
 	}
 	// A token signed by a key the issuer does not publish.
 	forged := strings.Split(iss.token(t, good), ".")

@@ -143,6 +143,8 @@ func (c *cli) dispatch() error {
 		return c.apps()
 	case "deploy":
 		return c.deploy()
+	case "ci-token":
+		return c.ciToken()
 	case "rollback":
 		return c.rollback()
 	case "status":

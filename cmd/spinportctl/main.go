@@ -22,6 +22,8 @@ Usage:
   spinportctl login --url URL --token TOKEN
   spinportctl apps TENANT
   spinportctl deploy TENANT/APP IMAGE [--wait 120s]
+  spinportctl ci-token TENANT/APP   (prints a short-lived token for the CI job's
+                                     OIDC token: SPINPORT_OIDC_TOKEN, or GitHub Actions')
   spinportctl rollback TENANT/APP REVISION
   spinportctl status TENANT/APP
   spinportctl logs TENANT/APP [--tail N]
