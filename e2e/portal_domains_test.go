@@ -59,4 +59,18 @@ func TestPortalDomains(t *testing.T) {
 	resolver.SetTXT("_spinport-challenge.www.acme.test", value)
 	run("verify", chromedp.Click(`tr[data-host="www.acme.test"] button`, chromedp.ByQuery),
 		chromedp.WaitVisible(`//tr[@data-host="www.acme.test"]/td[normalize-space()="verified"]`, chromedp.BySearch))
+
+	// CI trust policies on the same page: added, listed, removed.
+	run("trust policy", chromedp.SendKeys(`input[name=repository]`, "acme/web", chromedp.ByQuery),
+		chromedp.SendKeys(`input[name=repositoryId]`, "4242", chromedp.ByQuery), chromedp.SendKeys(`input[name=repositoryOwnerId]`, "77", chromedp.ByQuery),
+		chromedp.Click(`//button[normalize-space()="Add trust policy"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#trust tr[data-policy]`, chromedp.ByQuery))
+	if row := text(`#trust tr[data-policy]`); !strings.Contains(row, "acme/web") || !strings.Contains(row, "4242 / 77") || !strings.Contains(row, "refs/tags/v*") {
+		t.Errorf("trust policy row: %q", row)
+	}
+	if got := api.must(200, "GET", "/api/v1/tenants/acme/apps/web/trust-policies", nil); !strings.Contains(string(got.Body), `"repositoryId":"4242"`) {
+		t.Errorf("API: %s", got)
+	}
+	run("remove policy", chromedp.Click(`#trust tr[data-policy] button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//div[@id="trust"]//td[normalize-space()="Nothing yet."]`, chromedp.BySearch))
 }

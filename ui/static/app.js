@@ -163,6 +163,7 @@ async function appPage(main, tenant, app) {
     api("GET", A(tenant, app)), api("GET", A(tenant, app) + "/revisions?limit=20"), api("GET", A(tenant, app) + "/variables")]);
   const statusBox = el("div", { id: "status" }, el("span", { class: "muted" }, "Checking the cluster…"));
   const domainsBox = el("div", { id: "domains" }, el("span", { class: "muted" }, "Checking DNS and certificates…"));
+  const trustBox = el("div", { id: "trust" });
   const reload = () => route();
   main.append(
     section(app,
@@ -171,6 +172,16 @@ async function appPage(main, tenant, app) {
         " · Replicas: ", a.autoscaling ? `${a.autoscaling.minReplicas}–${a.autoscaling.maxReplicas} (autoscaling)` : String(a.replicas)),
       statusBox),
     section("Hosts", domainsBox),
+    section("CI trust policies", trustBox,
+      el("p", { class: "muted" }, "GitHub Actions jobs of this repository may deploy the app with no stored secret: they exchange their OIDC token (spinportctl ci-token)."),
+      form([{ name: "repository", label: "Repository (owner/name)", placeholder: "acme/web" },
+        { name: "repositoryId", label: "Repository id (numeric)", required: true }, { name: "repositoryOwnerId", label: "Owner id (numeric)", required: true },
+        { name: "refs", label: "Refs (comma-separated)", value: "refs/tags/v*", required: true }, { name: "workflow", label: "Workflow (optional)", placeholder: "acme/web/.github/workflows/deploy.yml@" }],
+      "Add trust policy", async (v) => {
+        await api("POST", A(tenant, app) + "/trust-policies", { provider: "github", repository: v.repository || undefined, repositoryId: v.repositoryId,
+          repositoryOwnerId: v.repositoryOwnerId, refs: v.refs.split(",").map((r) => r.trim()).filter(Boolean), workflow: v.workflow || undefined });
+        await reload();
+      })),
     section("Deploy",
       form([{ name: "image", label: "OCI image", placeholder: "ghcr.io/acme/web:v1.0.0", required: true }], "Deploy", async (v) => {
         // Checks first (tag, artifact, variables, stores, outbound hosts):
@@ -235,6 +246,12 @@ async function appPage(main, tenant, app) {
         await reload();
       }) : "")))));
   }).catch((e) => domainsBox.replaceChildren(el("p", { class: "muted" }, "Host status unavailable: " + e.message)));
+  api("GET", A(tenant, app) + "/trust-policies").then((tp) => {
+    trustBox.replaceChildren(table(["Provider", "Repository", "Ids", "Refs", "Workflow", ""], tp.items.map((p) => el("tr", { "data-policy": p.id },
+      el("td", {}, p.provider), el("td", {}, p.repository || p.projectId || ""), el("td", {}, [p.repositoryId, p.repositoryOwnerId].filter(Boolean).join(" / ")),
+      el("td", {}, p.refs.join(", ")), el("td", {}, p.workflow || "any"),
+      el("td", {}, action("Remove", async () => { await api("DELETE", A(tenant, app) + "/trust-policies/" + p.id); await reload(); }, "danger"))))));
+  }).catch((e) => trustBox.replaceChildren(el("p", { class: "muted" }, "Trust policies unavailable: " + e.message)));
   api("GET", A(tenant, app) + "/status").then((s) => {
     const c = s.cluster.spinApp;
     statusBox.replaceChildren(el("p", { class: s.ready ? "ok" : "muted" },
