@@ -109,6 +109,10 @@ func writeRevision(w *jsonw.W, r spinport.Revision) {
 	}
 	w.End().Strings("domains", r.Domains)
 	writeArtifact(w, r.Artifact)
+	if c := r.CI; c != nil { // the CI run that deployed it (an exchanged OIDC token)
+		w.Key("ci").Object().Str("issuer", c.Issuer).Str("repository", c.Repository).Str("ref", c.Ref).Str("sha", c.SHA).
+			Str("workflow", c.Workflow).Str("run", c.Run).End()
+	}
 	w.End()
 }
 

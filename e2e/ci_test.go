@@ -149,6 +149,25 @@ func TestClusterCIExchange(t *testing.T) {
 			t.Errorf("%s: %s", c.name, r)
 		}
 	}
+	// The revision records the run as the platform signed it.
+	if revs := api.must(200, "GET", base+"/revisions", nil); !strings.Contains(string(revs.Body), `"ci":{"issuer":"`+iss.URL+`","repository":"acme/web","ref":"refs/tags/v1.0.0"`) ||
+		!strings.Contains(string(revs.Body), `"run":"9001"`) {
+		t.Errorf("revision CI record: %s", revs)
+	}
+
+	// GitLab CI: a project id, a bare ref name with its type, protected refs only.
+	api.must(201, "POST", base+"/trust-policies", map[string]any{"provider": "gitlab", "issuer": iss.URL, "projectId": "123",
+		"refs": []string{"refs/heads/main"}, "protectedOnly": true})
+	gl := map[string]any{"aud": aud, "sub": "project_path:acme/web:ref_type:branch:ref:main", "project_id": "123", "project_path": "acme/web",
+		"ref": "main", "ref_type": "branch", "ref_protected": "true", "ci_commit_sha": "89abcdef0123456789abcdef0123456789abcdef", "pipeline_id": "55"}
+	if r := exchange(iss.token(t, gl), tenant); r.Status != 201 {
+		t.Errorf("GitLab exchange: %s", r)
+	}
+	gl["ref_protected"] = "false"
+	if r := exchange(iss.token(t, gl), tenant); r.Status != 403 || !strings.Contains(r.str("detail"), "ref_protected") {
+		t.Errorf("GitLab unprotected ref: %s", r)
+	}
+
 	// The CLI does the same exchange in CI (spinportctl ci-token), then deploys.
 	bin := filepath.Join(t.TempDir(), "spinportctl")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spinportctl").CombinedOutput(); err != nil {

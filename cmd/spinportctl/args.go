@@ -23,6 +23,7 @@ type invocation struct {
 	wait   time.Duration
 	tail   int
 	secret bool
+	follow bool
 	help   bool
 	seen   map[string]bool // flags given, by canonical name
 }
@@ -30,7 +31,7 @@ type invocation struct {
 // flagSpec: whether a flag takes a value.
 var flagSpec = map[string]bool{
 	"url": true, "token": true, "output": true, "o": true,
-	"wait": true, "tail": true, "secret": false, "help": false, "h": false,
+	"wait": true, "tail": true, "secret": false, "follow": false, "f": false, "help": false, "h": false,
 }
 
 func parseArgs(args []string) (*invocation, error) {
@@ -87,6 +88,9 @@ func (inv *invocation) setBool(name string, b bool) {
 	switch name {
 	case "secret":
 		inv.secret = b
+	case "follow", "f":
+		inv.follow = b
+		name = "follow"
 	case "help", "h":
 		inv.help = b
 		name = "help"

@@ -81,6 +81,7 @@ type cli struct {
 	stdout, stderr io.Writer
 	now            func() time.Time
 	sleep          func(time.Duration)
+	followRounds   int // logs --follow: polls before returning (0: until interrupted)
 }
 
 func (c *cli) json() bool { return c.inv.output == "json" }
@@ -529,10 +530,10 @@ func writeStatus(w io.Writer, tenant string, st *appStatus) {
 }
 
 func (c *cli) logs() error {
-	if err := c.inv.only("logs", "tail"); err != nil {
+	if err := c.inv.only("logs", "tail", "follow"); err != nil {
 		return err
 	}
-	if err := c.want(1, "logs TENANT/APP [--tail N]"); err != nil {
+	if err := c.want(1, "logs TENANT/APP [--tail N] [--follow]"); err != nil {
 		return err
 	}
 	tenant, app, err := splitApp(c.inv.args[1])
@@ -547,40 +548,64 @@ func (c *cli) logs() error {
 	if c.inv.tail > 0 {
 		path += "?tail=" + strconv.Itoa(c.inv.tail)
 	}
-	var out struct {
-		Pods []struct {
-			Name  string `json:"name"`
-			Phase string `json:"phase"`
-			Log   string `json:"log"`
-			Error string `json:"error"`
-		} `json:"pods"`
-	}
-	b, err := cl.json("GET", path, nil, &out)
-	if err != nil {
-		return err
-	}
-	if c.json() {
-		c.printJSON(b)
-		return nil
-	}
-	if len(out.Pods) == 0 {
-		fmt.Fprintf(c.stderr, "no pods for %s/%s\n", tenant, app)
-		return nil
-	}
-	for _, p := range out.Pods {
-		if len(out.Pods) > 1 || p.Error != "" {
-			fmt.Fprintf(c.stdout, "==> %s (%s) <==\n", p.Name, p.Phase)
+	// --follow polls: the API answers the last lines of each pod, so a
+	// line already printed for a pod (counting repeats) is not printed
+	// again. It runs until interrupted (followRounds bounds it in tests).
+	printed := map[string]int{}
+	for round := 0; ; round++ {
+		var out struct {
+			Pods []struct {
+				Name  string `json:"name"`
+				Phase string `json:"phase"`
+				Log   string `json:"log"`
+				Error string `json:"error"`
+			} `json:"pods"`
 		}
-		if p.Error != "" {
-			fmt.Fprintf(c.stdout, "(no log: %s)\n", p.Error)
-			continue
+		b, err := cl.json("GET", path, nil, &out)
+		if err != nil {
+			return err
 		}
-		fmt.Fprint(c.stdout, p.Log)
-		if p.Log != "" && !strings.HasSuffix(p.Log, "\n") {
-			fmt.Fprintln(c.stdout)
+		switch {
+		case c.json() && !c.inv.follow:
+			c.printJSON(b)
+			return nil
+		case len(out.Pods) == 0 && !c.inv.follow:
+			fmt.Fprintf(c.stderr, "no pods for %s/%s\n", tenant, app)
+			return nil
 		}
+		for _, p := range out.Pods {
+			if !c.inv.follow {
+				if len(out.Pods) > 1 || p.Error != "" {
+					fmt.Fprintf(c.stdout, "==> %s (%s) <==\n", p.Name, p.Phase)
+				}
+				if p.Error != "" {
+					fmt.Fprintf(c.stdout, "(no log: %s)\n", p.Error)
+					continue
+				}
+				fmt.Fprint(c.stdout, p.Log)
+				if p.Log != "" && !strings.HasSuffix(p.Log, "\n") {
+					fmt.Fprintln(c.stdout)
+				}
+				continue
+			}
+			seen := map[string]int{}
+			for _, line := range strings.Split(strings.TrimSuffix(p.Log, "\n"), "\n") {
+				if line == "" {
+					continue
+				}
+				key := p.Name + "\x00" + line
+				seen[key]++
+				if seen[key] > printed[key] {
+					printed[key] = seen[key]
+					fmt.Fprintf(c.stdout, "%s: %s\n", p.Name, line)
+				}
+			}
+		}
+		if !c.inv.follow || (c.followRounds > 0 && round+1 >= c.followRounds) {
+			return nil
+		}
+		c.sleep(2 * time.Second)
 	}
-	return nil
 }
 
 func (c *cli) variablesList() error {

@@ -26,7 +26,7 @@ Usage:
                                      OIDC token: SPINPORT_OIDC_TOKEN, or GitHub Actions')
   spinportctl rollback TENANT/APP REVISION
   spinportctl status TENANT/APP
-  spinportctl logs TENANT/APP [--tail N]
+  spinportctl logs TENANT/APP [--tail N] [--follow]
   spinportctl variables list TENANT/APP
   spinportctl variables set TENANT/APP NAME VALUE [--secret]
   spinportctl variables unset TENANT/APP NAME

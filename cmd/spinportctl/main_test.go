@@ -136,9 +136,9 @@ const (
 	revPending = `{"number":3,"image":"ghcr.io/acme/web:v3","cause":"deploy","source":"api","actor":"token:ci","createdAt":"2025-01-01T00:00:00Z","state":"applied","variables":[],"domains":[]}`
 	// The shape api/status.go writes: deployment, certificate and urls
 	// beside spinApp (api/status_test.go pins it).
-	stApplied  = `{"app":"web","ready":false,"revision":{"number":3,"state":"applied"},"cluster":{"spinApp":{"revision":3,"image":"ghcr.io/acme/web:v3","replicas":2,"readyReplicas":1,"conditions":[]},"deployment":{"rollout":"progressing","updatedReplicas":1,"availableReplicas":1},"urls":["https://web-acme.apps.example"]}}`
-	stReady    = `{"app":"web","ready":true,"revision":{"number":3,"state":"ready"},"cluster":{"spinApp":{"revision":3,"image":"ghcr.io/acme/web:v3","replicas":2,"readyReplicas":2,"conditions":[]},"urls":["https://web-acme.apps.example","https://www.acme.com"]}}`
-	stFailed   = `{"app":"web","ready":false,"revision":{"number":3,"state":"failed","reason":"ImagePullBackOff: ghcr.io/acme/web:v3 not found"},"cluster":{"spinApp":null}}`
+	stApplied = `{"app":"web","ready":false,"revision":{"number":3,"state":"applied"},"cluster":{"spinApp":{"revision":3,"image":"ghcr.io/acme/web:v3","replicas":2,"readyReplicas":1,"conditions":[]},"deployment":{"rollout":"progressing","updatedReplicas":1,"availableReplicas":1},"urls":["https://web-acme.apps.example"]}}`
+	stReady   = `{"app":"web","ready":true,"revision":{"number":3,"state":"ready"},"cluster":{"spinApp":{"revision":3,"image":"ghcr.io/acme/web:v3","replicas":2,"readyReplicas":2,"conditions":[]},"urls":["https://web-acme.apps.example","https://www.acme.com"]}}`
+	stFailed  = `{"app":"web","ready":false,"revision":{"number":3,"state":"failed","reason":"ImagePullBackOff: ghcr.io/acme/web:v3 not found"},"cluster":{"spinApp":null}}`
 )
 
 func deployAPI(t *testing.T, statuses ...string) *fakeAPI {
@@ -268,5 +268,33 @@ func TestLoginSavesConfig(t *testing.T) {
 	env["SPINPORT_TOKEN"] = "spt_bad"
 	if code := run([]string{"apps", "acme"}, getenv, &o, &e); code != 1 {
 		t.Errorf("SPINPORT_TOKEN did not override the login: %d", code)
+	}
+}
+
+// logs --follow prints each new line once, although every poll answers
+// the last lines again.
+func TestLogsFollowPrintsNewLinesOnce(t *testing.T) {
+	answers := []string{"a\nb\n", "b\nc\n", "c\nd\n"}
+	calls := 0
+	f := newFakeAPI(t, map[string]http.HandlerFunc{
+		"GET /api/v1/tenants/acme/apps/web/logs": func(w http.ResponseWriter, r *http.Request) {
+			log := answers[calls%len(answers)]
+			calls++
+			b, _ := json.Marshal(map[string]any{"pods": []map[string]any{{"name": "web-1", "phase": "Running", "log": log}}})
+			reply(200, string(b))(w, r)
+		},
+	})
+	inv, err := parseArgs([]string{"logs", "acme/web", "--follow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o, e bytes.Buffer
+	env := map[string]string{"SPINPORT_URL": f.URL, "SPINPORT_TOKEN": "spt_good", "XDG_CONFIG_HOME": t.TempDir()}
+	c := &cli{inv: inv, getenv: func(k string) string { return env[k] }, stdout: &o, stderr: &e, sleep: func(time.Duration) {}, followRounds: 3}
+	if err := c.dispatch(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "web-1: a\nweb-1: b\nweb-1: c\nweb-1: d\n"; o.String() != want {
+		t.Errorf("followed:\n%s\nwant:\n%s", o.String(), want)
 	}
 }

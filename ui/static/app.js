@@ -197,7 +197,8 @@ async function appPage(main, tenant, app) {
         el("td", { class: "declares" }, r.artifact ? declares(r.artifact) : ""),
         el("td", {}, r.cause + (r.rollbackOf ? ` of ${r.rollbackOf}` : "")),
         el("td", { class: "state-" + r.state, title: r.reason || "" }, r.state),
-        el("td", {}, r.actor), el("td", {}, r.createdAt),
+        el("td", { title: r.ci ? `${r.ci.repository} ${r.ci.ref} ${r.ci.sha} run ${r.ci.run}` : "" }, r.ci ? `CI ${r.ci.repository} (${r.ci.ref})` : r.actor),
+        el("td", {}, r.createdAt),
         el("td", {}, r.number === a.currentRevision ? "" : action("Roll back", async () => {
           const n = await api("POST", A(tenant, app) + "/rollback", { revision: r.number });
           flash(`Rolled back: revision ${n.number}`, "info");
@@ -255,7 +256,8 @@ async function appPage(main, tenant, app) {
   api("GET", A(tenant, app) + "/status").then((s) => {
     const c = s.cluster.spinApp;
     statusBox.replaceChildren(el("p", { class: s.ready ? "ok" : "muted" },
-      c ? `${s.ready ? "Ready" : "Not ready"}: ${c.readyReplicas}/${c.replicas} replicas ready (revision ${c.revision})` : "Not running in the cluster yet."));
+      c ? `${s.ready ? "Ready" : "Not ready"}: ${c.readyReplicas}/${c.replicas} replicas ready (revision ${c.revision})` : "Not running in the cluster yet."),
+      s.waiting ? el("p", { class: "bad", id: "waiting" }, "Why: " + s.waiting) : null);
   }).catch((e) => statusBox.replaceChildren(el("p", { class: "muted" }, "Cluster status unavailable: " + e.message)));
 }
 
