@@ -77,8 +77,8 @@ type Status struct {
 type SpinAppStatus struct {
 	Image                   string
 	Replicas, ReadyReplicas int64
-	Conditions              []byte         // the operator's status.conditions, as JSON
-	Rollout                 *RolloutStatus // nil: no Deployment yet
+	Conditions              []byte              // the operator's status.conditions, as JSON
+	Rollout                 *RolloutStatus      // nil: no Deployment yet
 	Certificate             *CertificateStatus  // the default host's
 	Certificates            []CertificateStatus // every routed host's
 	URLs                    []string

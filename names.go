@@ -1,6 +1,7 @@
 package spinport
 
 import (
+	"net"
 	"strconv"
 	"strings"
 )
@@ -139,6 +140,18 @@ func Pin(ref, digest string) string {
 // DefaultHost is the host every app gets: <app>-<tenant>.<base domain>.
 func DefaultHost(app, tenant, baseDomain string) string {
 	return app + "-" + tenant + "." + baseDomain
+}
+
+// IsIPv4 reports whether the ingress target s is an IPv4 address (hosts
+// point at it with A records) rather than a host name (CNAME records).
+func IsIPv4(s string) bool {
+	ip := net.ParseIP(s)
+	return ip != nil && ip.To4() != nil
+}
+
+// Hosts are an app's host names: its default host first, then domains.
+func Hosts(app, tenant, baseDomain string, domains []string) []string {
+	return append([]string{DefaultHost(app, tenant, baseDomain)}, domains...)
 }
 
 const imageFix = "use registry/repository[:tag][@sha256:digest], e.g. ghcr.io/acme/web:v1.2.0 or ghcr.io/acme/web@sha256:<64 hex>"

@@ -1,7 +1,6 @@
 package azure
 
 import (
-	"net"
 	"strings"
 	"time"
 
@@ -141,7 +140,7 @@ func (h HostRecords) zone(host string) (Zone, string, bool) {
 func (h HostRecords) Manages(host string) bool { _, _, ok := h.zone(host); return ok }
 
 func (h HostRecords) recordType() RecordType {
-	if ip := net.ParseIP(h.Target); ip != nil && ip.To4() != nil {
+	if spinport.IsIPv4(h.Target) {
 		return RecordA
 	}
 	return RecordCNAME

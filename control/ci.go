@@ -97,7 +97,7 @@ func (s *Service) DeleteTrustPolicy(p *Principal, slug, appName, id string) erro
 	} else if err != nil {
 		return err
 	}
-	s.audit(app.Tenant, &Principal{ID: p.ID}, "trust.delete", "app/"+app.Name+"/trust/"+id, "ok", "")
+	s.audit(app.Tenant, p, "trust.delete", "app/"+app.Name+"/trust/"+id, "ok", "")
 	return nil
 }
 

@@ -8,7 +8,7 @@ import "github.com/spinport/spinport"
 // tenant's to point.
 
 func (s *Service) hosts(app spinport.App, domains []string) []string {
-	return append([]string{spinport.DefaultHost(app.Name, app.Tenant, s.Config.BaseDomain)}, domains...)
+	return spinport.Hosts(app.Name, app.Tenant, s.Config.BaseDomain, domains)
 }
 
 func owner(app spinport.App) string { return app.Tenant + "/" + app.Name }

@@ -216,8 +216,8 @@ func nextStep(v DomainView) string {
 // the zone's SOA and NS), so it takes an A record (or the provider's
 // ALIAS/flattening) to the ingress address.
 func pointAt(v DomainView) string {
-	if net := v.Target; net != "" && strings.Trim(net, "0123456789.") == "" {
-		return "Point " + v.Host + " at the ingress: an A record to " + net + "."
+	if spinport.IsIPv4(v.Target) {
+		return "Point " + v.Host + " at the ingress: an A record to " + v.Target + "."
 	}
 	return "Point " + v.Host + " at the ingress: a CNAME to " + v.Target + " (for an apex domain, which cannot be a CNAME, an A record to the ingress address or your provider's ALIAS record)."
 }

@@ -3,9 +3,7 @@ package e2e
 import (
 	"bytes"
 	"database/sql"
-	"encoding/pem"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,17 +64,7 @@ func TestClusterAzure(t *testing.T) {
 	t.Cleanup(armSrv.Close)
 
 	// The host trusts the cluster CA and the two loopback servers.
-	ca, err := os.ReadFile(k.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []*httptest.Server{entSrv, armSrv} {
-		ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})...)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, ca, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	caFile := caBundle(t, k.CAFile, entSrv.Certificate(), armSrv.Certificate())
 	vars := map[string]string{
 		"self_namespace": sysNS, "azure_tenant_id": tenantID, "azure_client_id": clientID,
 		"azure_authority": entSrv.URL, "arm_endpoint": armSrv.URL, "azure_retry_budget": "10s",
@@ -228,12 +216,7 @@ func TestClusterAzureSignInRefused(t *testing.T) {
 	arm.AddRegistry(sub, rg, acr)
 	armSrv := httptest.NewTLSServer(arm)
 	t.Cleanup(armSrv.Close)
-	ca, _ := os.ReadFile(k.CAFile)
-	for _, s := range []*httptest.Server{entSrv, armSrv} {
-		ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})...)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	_ = os.WriteFile(caFile, ca, 0o644)
+	caFile := caBundle(t, k.CAFile, entSrv.Certificate(), armSrv.Certificate())
 	h := startClusterHost(t, "spinport", k.URL, caFile, token, map[string]string{
 		"self_namespace": "spinport-e2e-sys-" + suffix, "azure_tenant_id": tenantID, "azure_client_id": clientID,
 		"azure_authority": entSrv.URL, "arm_endpoint": armSrv.URL, "acr_registry": sub + "/" + rg + "/" + acr})

@@ -7,13 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,11 +74,7 @@ func TestClusterCIExchange(t *testing.T) {
 	k := requireCluster(t)
 	suffix := randomSuffix()
 	iss := startCIIssuer(t)
-	ca, _ := os.ReadFile(k.CAFile)
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: iss.srv.Certificate().Raw})...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	caFile := caBundle(t, k.CAFile, iss.srv.Certificate())
 	const aud = "https://spinport.e2e.test"
 	h := startClusterHost(t, "spinport", k.URL, caFile, k.spinportToken(t, suffix), map[string]string{
 		"ci_issuer_1": iss.URL, "ci_issuer_2": iss.URL, "ci_audience": aud, "ci_token_ttl": "10m"})
@@ -169,10 +162,7 @@ func TestClusterCIExchange(t *testing.T) {
 	}
 
 	// The CLI does the same exchange in CI (spinportctl ci-token), then deploys.
-	bin := filepath.Join(t.TempDir(), "spinportctl")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spinportctl").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCLI(t)
 	cli := func(env []string, args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append([]string{"SPINPORT_URL=" + h.URL, "HOME=" + t.TempDir()}, env...)

@@ -18,11 +18,7 @@ import (
 // deploy --wait must give up with that reason instead of hanging.
 func TestCLI(t *testing.T) {
 	h := startHost(t, hostOptions{})
-	bin := filepath.Join(t.TempDir(), "spinportctl")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/spinportctl")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ../cmd/spinportctl: %v\n%s", err, out)
-	}
+	bin := buildCLI(t)
 	config := t.TempDir()
 	ctl := func(token string, args ...string) (stdout, stderr string, code int) {
 		t.Helper()

@@ -531,14 +531,7 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 	// implementation (miekg/dns) behind a loopback DoH endpoint stands in
 	// for the public resolver.
 	resolver := dohserver.Start(t)
-	ca, err := os.ReadFile(k.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, append(ca, resolver.CertificatePEM()...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	caFile := caBundle(t, k.CAFile, resolver.Certificate())
 	h := startClusterHost(t, "spinport", k.URL, caFile, token, map[string]string{"doh_resolver": resolver.Origin(), "dns_target": "20.50.60.70"})
 	api := h.admin(t)
 

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,10 +14,7 @@ import (
 // record is in DNS, Verify marks it verified.
 func TestPortalDomains(t *testing.T) {
 	resolver := dohserver.Start(t)
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, resolver.CertificatePEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	caFile := caBundle(t, "", resolver.Certificate())
 	h := startHost(t, hostOptions{CABundle: caFile, Variables: map[string]string{"admin_token": "portal-admin-token-0123",
 		"doh_resolver": resolver.Origin(), "dns_target": "20.50.60.70"}})
 	api := h.admin(t)

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"encoding/pem"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,14 +31,7 @@ func TestPortalPushCredentials(t *testing.T) {
 	arm.AddRegistry(sub, rg, acr)
 	armSrv := httptest.NewTLSServer(arm)
 	t.Cleanup(armSrv.Close)
-	var ca []byte
-	for _, s := range []*httptest.Server{entSrv, armSrv} {
-		ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})...)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, ca, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	caFile := caBundle(t, "", entSrv.Certificate(), armSrv.Certificate())
 	h := startHost(t, hostOptions{CABundle: caFile, Variables: map[string]string{"admin_token": "portal-admin-token-0123",
 		"azure_tenant_id": tenantID, "azure_client_id": clientID, "azure_client_secret": secret,
 		"azure_authority": entSrv.URL, "arm_endpoint": armSrv.URL, "acr_registry": sub + "/" + rg + "/" + acr}})

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,10 +61,7 @@ func TestClusterCLIDeployWait(t *testing.T) {
 	api.must(201, "POST", "/api/v1/tenants/"+tenant+"/apps", map[string]any{"name": "web"})
 	api.must(201, "POST", "/api/v1/tenants/"+tenant+"/apps", map[string]any{"name": "store", "kv": true})
 
-	bin := filepath.Join(t.TempDir(), "spinportctl")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spinportctl").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCLI(t)
 	run := func(args ...string) (string, string, int) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = []string{"SPINPORT_URL=" + h.URL, "SPINPORT_TOKEN=" + h.AdminToken, "HOME=" + t.TempDir()}

@@ -774,31 +774,15 @@ func (db DB) Ping(now int64) error {
 // SharedRedisDB is the tenant's database on the shared app Redis, 0 when
 // none is allocated yet.
 func (db DB) SharedRedisDB(tenant string) (int64, error) {
-	b, err := db.B.Get(redisDBKey(tenant))
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	n, ok := parseInt(b)
-	if !ok {
-		return 0, ErrCorrupt
-	}
-	return n, nil
+	return readInt(db.B.Store, redisDBKey(tenant))
 }
 
 // TenantRedisDB returns the Redis database index reserved for a tenant's
 // app KV stores, allocating the next free one (from 1) on first use.
 func (db DB) TenantRedisDB(tenant string) (int64, error) {
 	key := redisDBKey(tenant)
-	if b, err := db.B.Get(key); err == nil {
-		if n, ok := parseInt(b); ok {
-			return n, nil
-		}
-		return 0, ErrCorrupt
-	} else if !errors.Is(err, ErrNotFound) {
-		return 0, err
+	if n, err := db.SharedRedisDB(tenant); n > 0 || err != nil {
+		return n, err
 	}
 	n, err := db.B.IncrBy(root+"redisdb/n", 1)
 	if err != nil {

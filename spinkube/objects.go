@@ -134,7 +134,7 @@ func (s Settings) Namespace(tenant string) string { return s.NamespacePrefix + t
 
 // Hosts are the app's default host and its custom domains.
 func (s Settings) Hosts(tenant, app string, domains []string) []string {
-	return append([]string{spinport.DefaultHost(app, tenant, s.BaseDomain)}, domains...)
+	return spinport.Hosts(app, tenant, s.BaseDomain, domains)
 }
 
 func secretsName(app string) string       { return app + "-secrets" }

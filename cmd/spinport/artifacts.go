@@ -41,6 +41,6 @@ func artifacts(v *spinVariables, doer registry.Doer) spinport.Artifacts {
 		}
 	}
 	return registry.Artifacts{Origins: origins, Client: &registry.Client{HTTP: doer,
-		Insecure: func(r string) bool { return insecure[r] },
+		Insecure:    func(r string) bool { return insecure[r] },
 		Credentials: func(r string) (string, string, bool) { c, ok := creds[r]; return c[0], c[1], ok }}}
 }

@@ -17,8 +17,8 @@
 package dohserver
 
 import (
+	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -352,11 +352,9 @@ func soa(name string) dns.RR {
 	}
 }
 
-// CertificatePEM is the server's self-signed certificate, for a CA bundle
+// Certificate is the server's self-signed certificate, for the CA bundle
 // of a host that must trust the resolver.
-func (s *Server) CertificatePEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
-}
+func (s *Server) Certificate() *x509.Certificate { return s.srv.Certificate() }
 
 // Origin is the scheme://host:port of URL (what allowed_outbound_hosts and
 // spinport's doh_resolver take).
