@@ -643,6 +643,9 @@ func runSpinAppFlow(t *testing.T, k *kubeCluster) {
 			}
 		}
 	}
+	if st := api.must(200, "GET", base+"/apps/web/status", nil); strings.Contains(string(st.Body), domain) {
+		t.Errorf("the status lists the pending domain as a URL: %s", st)
+	}
 	if r := api.do("POST", base+"/apps/web/domains/"+domain+"/verify", nil); !r.isProblem(422, "host", value) {
 		t.Errorf("verify before the record exists: %s", r)
 	}

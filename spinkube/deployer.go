@@ -406,8 +406,10 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 	}
 
 	for i, h := range d.S.Hosts(app.Tenant, app.Name, app.Domains) {
-		sp.URLs = append(sp.URLs, "https://"+h)
 		cert, err := d.K.Get("Certificate", ns, HostTLSName(app.Name, h, i == 0))
+		if i == 0 || err == nil {
+			sp.URLs = append(sp.URLs, "https://"+h) // the default host, and custom domains that are routed
+		}
 		if k8sproxy.IsNotFound(err) {
 			continue // not routed (yet): a custom domain not verified
 		}
