@@ -68,11 +68,17 @@ type Server struct {
 	Rand      io.Reader // crypto/rand.Reader in production
 	Log       func(string)
 	Checks    []HealthCheck // extra dependency checks for /healthz?deep=1
-	UI        http.Handler  // the portal, for every path that is not the API's; nil: none
+}
+
+// Serves reports whether path is one of spinport's own (the API, sign-in,
+// health); every other path is the portal's (package ui). The component
+// asks before building a Server: a portal file needs no configuration.
+func Serves(path string) bool {
+	return path == "/healthz" || strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/auth/")
 }
 
 // Handler returns the HTTP handler for every spinport route (the table
-// in routes.go); other paths go to the portal (UI) when one is set.
+// in routes.go); see Serves for the paths that are not the API's.
 func (s *Server) Handler() http.Handler {
 	r := httprouter.New()
 	r.RedirectTrailingSlash = false
@@ -96,16 +102,7 @@ func (s *Server) Handler() http.Handler {
 		// parse is guarded instead of relying on this.
 		writeError(w, &Problem{Status: 500, Title: "Internal error", Detail: "spinport failed to complete the request; it has been logged"}, s.Log)
 	}
-	if s.UI == nil {
-		return r
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if p := req.URL.Path; p == "/healthz" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/") {
-			r.ServeHTTP(w, req)
-			return
-		}
-		s.UI.ServeHTTP(w, req)
-	})
+	return r
 }
 
 // wrap authenticates, applies Idempotency-Key, runs the handler and maps

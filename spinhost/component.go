@@ -119,6 +119,8 @@ type instanceState struct {
 	host *Host
 	comp *component
 	kv   kvHandles
+	// realloc is the guest's canonical_abi_realloc, looked up once.
+	realloc api.Function
 }
 
 type stateKey struct{}
@@ -158,7 +160,7 @@ func (h *Host) instantiate(ctx context.Context, c *component, stdout, stderr io.
 	for _, k := range keys {
 		cfg = cfg.WithEnv(k, c.env[k])
 	}
-	mod, err := h.runtime.InstantiateModule(withState(ctx, st), c.compiled, cfg)
+	mod, err := h.runtime.InstantiateModule(h.memory.with(withState(ctx, st)), c.compiled, cfg)
 	if err != nil {
 		var exit *sys.ExitError
 		if errors.As(err, &exit) && exit.ExitCode() == 0 {

@@ -13,6 +13,11 @@
 //     request, running _initialize (or TinyGo's _start) before
 //     handle-http-request. Nothing survives between requests except what
 //     the guest stores through the host.
+//   - Linear memories come from a pool of reserved slots, as with the
+//     pooling instance allocator Spin enables in wasmtime: memory.grow
+//     never copies, and a slot is reset to zeros before the next instance
+//     gets it (memory_pool.go; Linux only, elsewhere wazero's default
+//     memory, which copies on growth).
 //   - Routes like Spin's HTTP trigger (exact beats wildcard, longest prefix
 //     wins, :name segments, duplicate routes: last wins), answers
 //     /.well-known/spin/health and /info itself, and passes the spin-full-url,

@@ -139,7 +139,13 @@ func (g *guest) checkRange(ptr, size uint32) {
 // export, exactly as wit-bindgen hosts do. The guest owns the memory; the
 // instance is thrown away after the request, so nothing is freed.
 func (g *guest) alloc(size, align uint32) uint32 {
-	realloc := g.mod.ExportedFunction("canonical_abi_realloc")
+	// One api.Function per instance: wazero builds a new one, with its own
+	// call stack, on every ExportedFunction lookup.
+	st := stateFrom(g.ctx)
+	if st.realloc == nil {
+		st.realloc = g.mod.ExportedFunction("canonical_abi_realloc")
+	}
+	realloc := st.realloc
 	if realloc == nil {
 		faultf("module does not export canonical_abi_realloc")
 	}

@@ -102,6 +102,7 @@ type Host struct {
 
 	runtime    wazero.Runtime
 	cache      wazero.CompilationCache
+	memory     *memoryPool // instances' linear memories, pooled as in Spin
 	components map[string]*component
 	kv         *kvManager
 	// client sends every component's outbound HTTP; roots is the CA
@@ -226,6 +227,7 @@ func New(ctx context.Context, opts Options) (_ *Host, err error) {
 		rtCfg = rtCfg.WithCompilationCache(h.cache)
 	}
 	h.runtime = wazero.NewRuntimeWithConfig(ctx, rtCfg)
+	h.memory = newMemoryPool()
 	if _, err = wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
 		return nil, err
 	}
@@ -353,6 +355,9 @@ func (h *Host) Close() error {
 	ctx := context.Background()
 	if h.runtime != nil {
 		h.runtime.Close(ctx)
+	}
+	if h.memory != nil {
+		h.memory.close()
 	}
 	if h.cache != nil {
 		h.cache.Close(ctx)

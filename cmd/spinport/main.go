@@ -44,9 +44,17 @@ func init() {
 	spinhttp.Handle(api.Guard(http.HandlerFunc(serve), func(s string) { logf("%s", s) }).ServeHTTP)
 }
 
+// portal serves the portal's embedded files.
+var portal = ui.Handler()
+
 // serve builds the request's dependencies (Spin runs a fresh instance per
-// request, so there is nothing to cache) and routes the request.
+// request, so there is nothing to cache) and routes the request. Portal
+// files come first: they need none of the ~60 variables or the router.
 func serve(w http.ResponseWriter, r *http.Request) {
+	if !api.Serves(r.URL.Path) {
+		portal.ServeHTTP(w, r)
+		return
+	}
 	srv, err := newServer()
 	if err != nil {
 		logf("configuration error: %v", err)
@@ -106,7 +114,6 @@ func newServer() (*api.Server, error) {
 		Now:    time.Now,
 		Rand:   rand.Reader,
 		Log:    func(s string) { logf("%s", s) },
-		UI:     ui.Handler(),
 	}
 	// Kubernetes is configured by a service-account token; without one
 	// spinport records revisions and applies nothing.
