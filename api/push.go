@@ -7,7 +7,6 @@ import (
 	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/control"
 	"github.com/spinport/spinport/jsonw"
-	"github.com/tidwall/gjson"
 )
 
 func listPushCredentials(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
@@ -69,7 +68,7 @@ func pushIssued(is control.PushIssued) []byte {
 // pushShownOnce answers a repeated Idempotency-Key: the password was in
 // the first answer only.
 func pushShownOnce(created []byte) *Problem {
-	name := gjson.GetBytes(created, "credential.name").String()
+	name := createdString(created, "credential", "name")
 	return &Problem{Status: http.StatusConflict, Title: "Secret already shown", Field: "Idempotency-Key",
 		Detail: "push credential " + name + " got its password in the first answer to this Idempotency-Key; spinport does not keep it. Rotate it (POST …/push-credentials/" + name + "/rotate) for a new one"}
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"github.com/spinport/spinport/control"
 	"github.com/spinport/spinport/jsonw"
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 func createToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {
@@ -30,10 +30,21 @@ func createToken(s *Server, r *http.Request, ps httprouter.Params, p *Principal)
 // Idempotency-Key) answers: the secret was in the first answer only and is
 // not kept anywhere, so it cannot be shown again.
 func tokenShownOnce(created []byte) *Problem {
-	id := gjson.GetBytes(created, "token.id").String()
+	id := createdString(created, "token", "id")
 	return &Problem{Status: http.StatusConflict, Title: "Secret already shown", Field: "Idempotency-Key",
 		Detail: "token " + id + " was created by the first request with this Idempotency-Key; its secret was shown once, in that answer, and spinport does not keep it. " +
 			"If it was lost, revoke the token (DELETE /api/v1/tenants/{tenant}/tokens/" + id + ") and create a new one"}
+}
+
+// createdString is a string field of a first answer (JSON spinport wrote),
+// copied out of the parser's buffer; "" when it is missing.
+func createdString(created []byte, keys ...string) string {
+	var p fastjson.Parser
+	v, err := p.ParseBytes(created)
+	if err != nil {
+		return ""
+	}
+	return string(v.GetStringBytes(keys...))
 }
 
 func listTokens(s *Server, r *http.Request, ps httprouter.Params, p *Principal) (int, []byte, error) {

@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/spinport/spinport"
+	"github.com/spinport/spinport/jsonw"
 	"github.com/spinport/spinport/kv"
 	"github.com/spinport/spinport/oidc"
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 // CI without stored secrets (docs/ci.md): a tenant owner registers trust
@@ -235,10 +236,17 @@ func unverifiedIssuer(raw string) string {
 		return ""
 	}
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil || !gjson.ValidBytes(b) {
+	// Shallow first: the validator and the parser recurse, and this payload
+	// is anyone's. Validate checks what Parse leaves lazy (string escapes).
+	if err != nil || !jsonw.Shallow(b, jsonw.MaxDepth) || fastjson.ValidateBytes(b) != nil {
 		return ""
 	}
-	return gjson.GetBytes(b, "iss").String()
+	var p fastjson.Parser
+	v, err := p.ParseBytes(b)
+	if err != nil {
+		return ""
+	}
+	return string(v.GetStringBytes("iss"))
 }
 
 func isDigits(s string) bool {

@@ -2,14 +2,12 @@ package doh
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // ContentType is the media type of DNS messages over HTTPS (RFC 8484 6).
@@ -47,13 +45,12 @@ type Client struct {
 	// URL is the resolver's DoH endpoint, https://host[:port]/path, e.g.
 	// https://1.1.1.1/dns-query or https://dns.google/dns-query. http://
 	// is accepted for resolvers on loopback or inside a cluster.
-	URL  string
+	URL string
+	// HTTP sends the query. A bound on the exchange is the Doer's own
+	// (natively an http.Client's Timeout): Spin's outbound HTTP does not
+	// look at request contexts, and a context with a deadline starts a
+	// goroutine, which the component (TinyGo -scheduler=none) cannot.
 	HTTP Doer
-	// Timeout bounds one HTTP exchange through the request's context; 0
-	// means no bound beyond the Doer's own. net/http honours it; Spin's
-	// outbound HTTP does not look at contexts (the host's own timeout
-	// applies there).
-	Timeout time.Duration
 }
 
 // Answer is what LookupHost found.
@@ -312,11 +309,6 @@ func (c *Client) Exchange(q Query) (*Message, error) {
 	}
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("Accept", ContentType)
-	if c.Timeout > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
-		defer cancel()
-		req = req.WithContext(ctx)
-	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, unavailable(0, 0, "unreachable: "+clip(err.Error(), maxErrorText))

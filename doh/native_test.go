@@ -55,13 +55,15 @@ func TestClientOverHTTPS(t *testing.T) {
 	f.txt["_spinport-challenge.app.example.com"] = [][]string{{"spinport-verify=", "abc"}}
 	srv := httptest.NewTLSServer(f)
 	defer srv.Close()
-	c := &Client{URL: srv.URL + "/dns-query", HTTP: srv.Client(), Timeout: 5 * time.Second}
+	c := &Client{URL: srv.URL + "/dns-query", HTTP: srv.Client()}
 	got, err := c.LookupTXT("_spinport-challenge.app.example.com")
 	if err != nil || len(got) != 1 || got[0] != "spinport-verify=abc" {
 		t.Errorf("LookupTXT = %q, %v", got, err)
 	}
 }
 
+// TestClientTimeout: a resolver that never answers, behind a Doer with a
+// timeout, is unavailable (a 503 upstream), not a refusal.
 func TestClientTimeout(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -69,13 +71,11 @@ func TestClientTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	c := &Client{URL: srv.URL + "/dns-query", HTTP: srv.Client(), Timeout: 100 * time.Millisecond}
-	start := time.Now()
+	hc := srv.Client()
+	hc.Timeout = 100 * time.Millisecond
+	c := &Client{URL: srv.URL + "/dns-query", HTTP: hc}
 	_, err := c.LookupTXT("app.example.com")
 	if !unavailable(err) || !strings.Contains(err.Error(), "unreachable") {
 		t.Errorf("err = %v; want unavailable", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Timeout not applied: took %v", d)
 	}
 }

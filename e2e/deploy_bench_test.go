@@ -127,18 +127,18 @@ current-context: bench
 	timed := func(ns, name, img string, deploy func() error) result {
 		ready := k.watchRolledOut(b, ns, name, img, 2)
 		proxy.Seen()
-		before := proxy.Requests()
+		before, busy := proxy.Requests(), proxy.Busy()
 		start := time.Now()
 		if err := deploy(); err != nil {
 			b.Fatal(err)
 		}
 		call := time.Since(start)
-		requests := proxy.Requests() - before
+		requests, server := proxy.Requests()-before, proxy.Busy()-busy
 		seen := proxy.Seen()
 		if err := <-ready; err != nil {
 			b.Fatalf("%s/%s: %v", ns, name, err)
 		}
-		return result{time.Since(start), call, requests, seen}
+		return result{time.Since(start), call, server, requests, seen}
 	}
 	deployers := map[string]func(name, img string) result{
 		"spinport": func(name, img string) result {
@@ -214,15 +214,20 @@ current-context: bench
 			floor := durationStats(totals(results[scenario+"/raw"])).median
 			for _, who := range order {
 				rs := results[scenario+"/"+who]
-				var call []time.Duration
+				var call, server, own []time.Duration
 				var req []float64
 				for _, r := range rs {
 					call, req = append(call, r.call), append(req, float64(r.requests))
+					server, own = append(server, r.server), append(own, r.call-r.server)
 				}
 				st := durationStats(totals(rs))
 				key := scenario + "-" + who
 				b.ReportMetric(st.median, key+"-median-ms")
 				b.ReportMetric(durationStats(call).median, key+"-call-median-ms")
+				// The call split: waiting for the API server (through the
+				// counting proxy) and everything else (the caller's own work).
+				b.ReportMetric(durationStats(server).median, key+"-call-apiserver-median-ms")
+				b.ReportMetric(durationStats(own).median, key+"-call-own-median-ms")
 				b.ReportMetric(mean(req), key+"-apireq/deploy")
 				b.Logf("%-8s %-8s deploy -> rolled out over %d runs: median %.0f ms (floor +%.0f ms, ×%.2f), min %.0f, p90 %.0f, max %.0f; call median %.0f ms; %.1f API server requests per deploy (%v)",
 					scenario, who, len(rs), st.median, st.median-floor, st.median/floor, st.min, st.p90, st.max, durationStats(call).median, mean(req), req)
@@ -237,6 +242,7 @@ current-context: bench
 // deployResult is one timed deploy.
 type deployResult struct {
 	total, call time.Duration // deploy -> rolled out; the deploy call alone
+	server      time.Duration // of the call, waiting for the API server
 	requests    int64
 	seen        []string // the requests, method and path
 }

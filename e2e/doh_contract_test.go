@@ -21,7 +21,9 @@ import (
 )
 
 func dohClient(s *dohserver.Server) *doh.Client {
-	return &doh.Client{URL: s.URL, HTTP: s.Client(), Timeout: 10 * time.Second}
+	hc := s.Client()
+	hc.Timeout = 10 * time.Second
+	return &doh.Client{URL: s.URL, HTTP: hc}
 }
 
 func dohNotFound(err error) *doh.NotFoundError {

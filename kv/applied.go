@@ -3,10 +3,11 @@ package kv
 import (
 	"errors"
 	"sort"
+	"strconv"
 
 	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/jsonw"
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 // What an app's last successful apply left in the cluster (a digest per
@@ -24,15 +25,25 @@ func (db DB) AppApplied(tenant, app string) (spinport.Applied, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := parse(b)
+	var p fastjson.Parser
+	r, err := parse(&p, b)
 	if err != nil {
 		return nil, nil // unreadable: apply everything
 	}
 	out := spinport.Applied{}
-	r.Get("objects").ForEach(func(k, v gjson.Result) bool {
-		out[k.String()] = v.String()
-		return true
-	})
+	// As gjson's ForEach read it: an object's members; for anything else
+	// the index or "" as the key.
+	switch objs := r.Get("objects"); {
+	case objs == nil:
+	case objs.Type() == fastjson.TypeObject:
+		objs.GetObject().Visit(func(k []byte, v *fastjson.Value) { out[string(k)] = str(v) })
+	case objs.Type() == fastjson.TypeArray:
+		for i, v := range objs.GetArray() {
+			out[strconv.Itoa(i)] = str(v)
+		}
+	default:
+		out[""] = str(objs)
+	}
 	return out, nil
 }
 

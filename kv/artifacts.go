@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/spinport/spinport"
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 // What an artifact declares, by digest: a digest's content never changes,
@@ -18,11 +18,12 @@ func (db DB) GetArtifact(digest string) (spinport.Artifact, error) {
 	if err != nil {
 		return spinport.Artifact{}, err
 	}
-	a := parseArtifact(gjson.ParseBytes(b))
-	if a == nil || !gjson.ValidBytes(b) {
+	var p fastjson.Parser
+	r, err := p.ParseBytes(b)
+	if err != nil {
 		return spinport.Artifact{}, errors.New("kv: artifact record unreadable")
 	}
-	return *a, nil
+	return *parseArtifact(r), nil
 }
 
 func (db DB) PutArtifact(digest string, a spinport.Artifact) error {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/spinport/spinport/jsonw"
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 // ErrExists is returned when creating a record whose name is taken.
@@ -61,15 +61,32 @@ type stored struct {
 	removing int64 // deadline of a removal in progress, 0 if none
 }
 
-func openEnvelope(b []byte) (stored, error) {
-	if !gjson.ValidBytes(b) {
-		return stored{}, errors.New("kv: stored record is not valid JSON")
+// openEnvelope parses with p, which a list reuses for its page (see parse).
+func openEnvelope(p *fastjson.Parser, b []byte) (stored, error) {
+	st, doc, err := parseEnvelope(p, b)
+	if err != nil {
+		return stored{}, err
 	}
-	r := gjson.GetManyBytes(b, "seq", "doc", "removing")
-	if r[1].Type != gjson.JSON {
-		return stored{}, errors.New("kv: stored record has no document")
+	// fastjson keeps no raw spans: the document is re-encoded, which
+	// copies its (untouched) strings, numbers and keys as stored, so
+	// jsonw's compact documents come back byte for byte.
+	st.doc = doc.MarshalTo(make([]byte, 0, len(b)))
+	return st, nil
+}
+
+// parseEnvelope is openEnvelope without re-encoding the document: doc is
+// the parsed value, valid until p's next parse. Lists read records from it
+// directly, one parse per record instead of two.
+func parseEnvelope(p *fastjson.Parser, b []byte) (stored, *fastjson.Value, error) {
+	r, err := p.ParseBytes(b)
+	if err != nil {
+		return stored{}, nil, errors.New("kv: stored record is not valid JSON")
 	}
-	return stored{raw: b, seq: r[0].Int(), doc: []byte(r[1].Raw), removing: r[2].Int()}, nil
+	doc := r.Get("doc")
+	if doc == nil || (doc.Type() != fastjson.TypeObject && doc.Type() != fastjson.TypeArray) {
+		return stored{}, nil, errors.New("kv: stored record has no document")
+	}
+	return stored{raw: b, seq: num(r.Get("seq")), removing: num(r.Get("removing"))}, doc, nil
 }
 
 // beingRemoved reports whether a removal of st is in progress (its
@@ -110,16 +127,32 @@ func (c Collection) get(name string) (int64, []byte, error) {
 }
 
 // read returns the stored record; one being removed is ErrNotFound.
-func (c Collection) read(name string) (stored, error) {
+func (c Collection) read(name string) (stored, error) { return c.readWith(new(fastjson.Parser), name) }
+
+// readWith is read parsing with p (a list reuses one for its page).
+func (c Collection) readWith(p *fastjson.Parser, name string) (stored, error) {
 	b, err := c.B.Get(c.itemKey(name))
 	if err != nil {
 		return stored{}, err
 	}
-	st, err := openEnvelope(b)
+	st, err := openEnvelope(p, b)
 	if err == nil && c.beingRemoved(st) {
 		return stored{}, ErrNotFound
 	}
 	return st, err
+}
+
+// readValue is readWith leaving the document parsed (see parseEnvelope).
+func (c Collection) readValue(p *fastjson.Parser, name string) (stored, *fastjson.Value, error) {
+	b, err := c.B.Get(c.itemKey(name))
+	if err != nil {
+		return stored{}, nil, err
+	}
+	st, doc, err := parseEnvelope(p, b)
+	if err == nil && c.beingRemoved(st) {
+		return stored{}, nil, ErrNotFound
+	}
+	return st, doc, err
 }
 
 // Update replaces an existing document, keeping its place in the list.
@@ -136,8 +169,9 @@ func (c Collection) Update(name string, doc []byte) error {
 // a derived value (a quota counter) can move by exactly the difference the
 // write made. change may fail; its error is returned as is.
 func (c Collection) Modify(name string, change func(cur []byte) ([]byte, error)) error {
+	var p fastjson.Parser
 	for attempt := 0; attempt < 8; attempt++ {
-		st, err := c.read(name)
+		st, err := c.readWith(&p, name)
 		if err != nil {
 			return err
 		}
@@ -232,47 +266,67 @@ type Item struct {
 // (a few more only when slots it fetched turn out to be skipped); without
 // one it reads the counter, then each slot and its record.
 func (c Collection) List(cursor string, limit int) ([]Item, string, error) {
+	items := make([]Item, 0, limit)
+	next, err := c.Each(cursor, limit, func(name string, doc *fastjson.Value) error {
+		items = append(items, Item{Name: name, Doc: doc.MarshalTo(nil)})
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return items, next, nil
+}
+
+// Each is List handing each record's document to each as parsed, valid
+// only during the call (the page's parser moves on to the next record):
+// a list page reads its records with one parse each. An error from each
+// ends the walk and is returned.
+func (c Collection) Each(cursor string, limit int, each func(name string, doc *fastjson.Value) error) (string, error) {
 	from := int64(0)
 	if cursor != "" {
 		n, err := strconv.ParseInt(cursor, 10, 64)
 		if err != nil || n < 0 {
-			return nil, "", ErrBadCursor
+			return "", ErrBadCursor
 		}
 		from = n
 	}
 	if r := c.B.indexReader(); r != nil {
-		return c.listBatched(r, from, limit)
+		return c.listBatched(r, from, limit, each)
 	}
-	return c.listByKey(from, limit)
+	return c.listByKey(from, limit, each)
 }
 
-// listByKey is List one key at a time.
-func (c Collection) listByKey(from int64, limit int) ([]Item, string, error) {
+// listByKey is Each one key at a time.
+func (c Collection) listByKey(from int64, limit int, each func(string, *fastjson.Value) error) (string, error) {
 	last, err := readCounter(c.B, c.seqKey())
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	items := make([]Item, 0, limit)
+	found := 0
+	var p fastjson.Parser // one for the page (see parse)
 	seq := from
-	for probes := 0; seq < last && len(items) < limit && probes < 4*limit; probes++ {
+	for probes := 0; seq < last && found < limit && probes < 4*limit; probes++ {
 		seq++
 		name, err := c.B.Get(c.slotKey(seq))
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, "", err
+			return "", err
 		}
-		got, doc, err := c.get(string(name))
-		if errors.Is(err, ErrNotFound) || (err == nil && got != seq) {
+		st, doc, err := c.readValue(&p, string(name))
+		if errors.Is(err, ErrNotFound) || (err == nil && st.seq != seq) {
 			continue // lost race or deleted: the record is listed under its own slot
 		}
 		if err != nil {
-			return nil, "", err
+			return "", err
 		}
-		items = append(items, Item{Name: string(name), Doc: doc})
+		found++
+		if err := each(string(name), doc); err != nil {
+			return "", err
+		}
 	}
-	return items, c.nextCursor(seq, last), nil
+	return c.nextCursor(seq, last), nil
 }
 
 func (c Collection) nextCursor(seq, last int64) string {
@@ -288,25 +342,26 @@ func (c Collection) nextCursor(seq, last int64) string {
 // record being removed or carrying another seq). The reader stops once it
 // has fetched as many records as the page still needs; if some of them
 // are skipped, the next read goes on from the last slot it probed.
-func (c Collection) listBatched(r IndexReader, from int64, limit int) ([]Item, string, error) {
+func (c Collection) listBatched(r IndexReader, from int64, limit int, each func(string, *fastjson.Value) error) (string, error) {
 	maxProbes := 4 * int64(limit)
 	page, err := r.ReadIndex(IndexQuery{Counter: c.seqKey(), Entry: c.Prefix + "/slot/", Item: c.Prefix + "/item/",
 		From: from, Probes: maxProbes, Want: int64(limit)})
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	last, err := counterValue(c.seqKey(), page.Counter)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	items := make([]Item, 0, limit)
+	found := 0
+	var p fastjson.Parser // one for the page (see parse)
 	seq, probes := from, int64(0)
 	for {
 		if err := checkPage(page, seq, false); err != nil {
-			return nil, "", err
+			return "", err
 		}
 		i := 0
-		for seq < page.Scanned && len(items) < limit {
+		for seq < page.Scanned && found < limit {
 			seq++
 			probes++
 			if i >= len(page.Entries) || page.Entries[i].N != seq {
@@ -314,31 +369,34 @@ func (c Collection) listBatched(r IndexReader, from int64, limit int) ([]Item, s
 			}
 			e := page.Entries[i]
 			i++
-			st, err := openEnvelope(e.Value)
+			st, doc, err := parseEnvelope(&p, e.Value)
 			if err == nil && c.beingRemoved(st) {
 				continue // reads as absent, as Get does
 			}
 			if err != nil {
-				return nil, "", err
+				return "", err
 			}
 			if st.seq != seq {
 				continue // lost race or deleted: the record is listed under its own slot
 			}
-			items = append(items, Item{Name: string(e.Name), Doc: st.doc})
+			found++
+			if err := each(string(e.Name), doc); err != nil {
+				return "", err
+			}
 		}
-		if seq >= last || len(items) >= limit || probes >= maxProbes {
+		if seq >= last || found >= limit || probes >= maxProbes {
 			break
 		}
 		page, err = r.ReadIndex(IndexQuery{Last: last, Entry: c.Prefix + "/slot/", Item: c.Prefix + "/item/",
-			From: seq, Probes: maxProbes - probes, Want: int64(limit - len(items))})
+			From: seq, Probes: maxProbes - probes, Want: int64(limit - found)})
 		if err != nil {
-			return nil, "", err
+			return "", err
 		}
 		if page.Scanned == seq {
-			return nil, "", errIndexReader // no progress
+			return "", errIndexReader // no progress
 		}
 	}
-	return items, c.nextCursor(seq, last), nil
+	return c.nextCursor(seq, last), nil
 }
 
 // counterValue parses a counter an IndexReader read, as readInt does.

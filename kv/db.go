@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spinport/spinport"
+	"github.com/valyala/fastjson"
 )
 
 // DB is spinport's record store on a Backend.
@@ -57,35 +58,36 @@ func (db DB) revisions(t, a string) Log       { return Log{db.B, revisionsPrefix
 func (db DB) audit(t string) Log              { return Log{db.B, auditPrefix(t)} }
 
 // newestDocs reads one page of a log, newest first, into typed records.
-func newestDocs[T any](l Log, before int64, limit int, parse func([]byte) (T, error)) ([]T, int64, error) {
+func newestDocs[T any](l Log, before int64, limit int, read func(*fastjson.Value) T) ([]T, int64, error) {
 	docs, next, err := l.Newest(before, limit)
 	if err != nil {
 		return nil, 0, err
 	}
 	out := make([]T, 0, len(docs))
+	var p fastjson.Parser // one for the page (see parse)
 	for _, d := range docs {
-		v, err := parse(d)
+		r, err := parse(&p, d)
 		if err != nil {
 			return nil, 0, err
 		}
-		out = append(out, v)
+		out = append(out, read(r))
 	}
 	return out, next, nil
 }
 
 // listDocs reads one page of a collection into typed records.
-func listDocs[T any](c Collection, cursor string, limit int, parse func([]byte) (T, error)) ([]T, string, error) {
-	items, next, err := c.List(cursor, limit)
+func listDocs[T any](c Collection, cursor string, limit int, read func(*fastjson.Value) T) ([]T, string, error) {
+	out := make([]T, 0, limit)
+	// Read straight from the parsed envelope: one parse per record.
+	next, err := c.Each(cursor, limit, func(_ string, doc *fastjson.Value) error {
+		if err := checkSchema(doc); err != nil {
+			return err
+		}
+		out = append(out, read(doc))
+		return nil
+	})
 	if err != nil {
 		return nil, "", err
-	}
-	out := make([]T, 0, len(items))
-	for _, it := range items {
-		v, err := parse(it.Doc)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, v)
 	}
 	return out, next, nil
 }
@@ -114,7 +116,7 @@ func (db DB) UpdateTenant(t spinport.Tenant) error {
 
 // ListTenants lists every tenant (installation admins).
 func (db DB) ListTenants(cursor string, limit int) ([]spinport.Tenant, string, error) {
-	return listDocs(db.tenants(), cursor, limit, ParseTenant)
+	return listDocs(db.tenants(), cursor, limit, readTenant)
 }
 
 // UserTenants lists the slugs of the tenants a user belongs to.
@@ -216,7 +218,7 @@ func (db DB) RemoveMember(tenant, userID string) error {
 }
 
 func (db DB) ListMembers(tenant, cursor string, limit int) ([]spinport.Member, string, error) {
-	return listDocs(db.members(tenant), cursor, limit, ParseMember)
+	return listDocs(db.members(tenant), cursor, limit, readMember)
 }
 
 // ---- users
@@ -346,7 +348,7 @@ func (db DB) UpdateApp(old, a spinport.App, q spinport.Quotas) error {
 }
 
 func (db DB) ListApps(tenant, cursor string, limit int) ([]spinport.App, string, error) {
-	return listDocs(db.apps(tenant), cursor, limit, ParseApp)
+	return listDocs(db.apps(tenant), cursor, limit, readApp)
 }
 
 // DeleteApp removes the app with its variables, revisions and domain claims
@@ -421,10 +423,11 @@ func (db DB) GetVariable(tenant, app, name string) (spinport.Variable, error) {
 // Variables lists all of an app's variables (bounded by the API's limit per app).
 func (db DB) Variables(tenant, app string) ([]spinport.Variable, error) {
 	var out []spinport.Variable
+	var p fastjson.Parser // one for all (see parse)
 	err := db.eachItem(db.vars(tenant, app), func(it Item) error {
-		v, err := ParseVariable(it.Doc)
+		r, err := parse(&p, it.Doc)
 		if err == nil {
-			out = append(out, v)
+			out = append(out, readVariable(r))
 		}
 		return err
 	})
@@ -546,7 +549,7 @@ func (db DB) UpdateRevision(tenant, app string, rev spinport.Revision) error {
 
 // ListRevisions lists revisions newest first; before=0 starts at the newest.
 func (db DB) ListRevisions(tenant, app string, before int64, limit int) ([]spinport.Revision, int64, error) {
-	return newestDocs(db.revisions(tenant, app), before, limit, ParseRevision)
+	return newestDocs(db.revisions(tenant, app), before, limit, readRevision)
 }
 
 // ---- tokens
@@ -587,7 +590,7 @@ func (db DB) RevokeToken(tenant, id string) error {
 }
 
 func (db DB) ListTokens(tenant, cursor string, limit int) ([]spinport.Token, string, error) {
-	return listDocs(db.tokens(tenant), cursor, limit, ParseToken)
+	return listDocs(db.tokens(tenant), cursor, limit, readToken)
 }
 
 // ---- registry credentials (the password is only in Kubernetes)
@@ -605,7 +608,7 @@ func (db DB) GetRegistryCredential(tenant, registry string) (spinport.RegistryCr
 }
 
 func (db DB) ListRegistryCredentials(tenant, cursor string, limit int) ([]spinport.RegistryCredential, string, error) {
-	return listDocs(db.registries(tenant), cursor, limit, parseRegistryCredential)
+	return listDocs(db.registries(tenant), cursor, limit, readRegistryCredential)
 }
 
 func (db DB) DeleteRegistryCredential(tenant, registry string) error {
@@ -620,7 +623,7 @@ func (db DB) Audit(tenant string, e spinport.AuditEvent) error {
 }
 
 func (db DB) ListAudit(tenant string, before int64, limit int) ([]spinport.AuditEvent, int64, error) {
-	return newestDocs(db.audit(tenant), before, limit, ParseAuditEvent)
+	return newestDocs(db.audit(tenant), before, limit, readAuditEvent)
 }
 
 // ---- domains

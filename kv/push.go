@@ -5,6 +5,7 @@ import (
 
 	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/jsonw"
+	"github.com/valyala/fastjson"
 )
 
 // Push credentials (the password is only in the answer that made it).
@@ -28,7 +29,7 @@ func (db DB) GetPushCredential(tenant, name string) (spinport.PushCredential, er
 }
 
 func (db DB) ListPushCredentials(tenant, cursor string, limit int) ([]spinport.PushCredential, string, error) {
-	return listDocs(db.pushCreds(tenant), cursor, limit, parsePushCredential)
+	return listDocs(db.pushCreds(tenant), cursor, limit, readPushCredential)
 }
 
 func (db DB) DeletePushCredential(tenant, name string) error {
@@ -43,13 +44,13 @@ func marshalPushCredential(c spinport.PushCredential) []byte {
 }
 
 func parsePushCredential(b []byte) (spinport.PushCredential, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.PushCredential{}, err
-	}
-	return spinport.PushCredential{Name: r.Get("name").String(), Username: r.Get("username").String(), Slot: int(r.Get("slot").Int()),
-		Expires: r.Get("expires").Int(), CreatedAt: r.Get("createdAt").Int(), CreatedBy: r.Get("createdBy").String(),
-		RotatedAt: r.Get("rotatedAt").Int()}, nil
+	return parseOne(b, readPushCredential)
+}
+
+func readPushCredential(r *fastjson.Value) spinport.PushCredential {
+	return spinport.PushCredential{Name: str(r.Get("name")), Username: str(r.Get("username")), Slot: int(num(r.Get("slot"))),
+		Expires: num(r.Get("expires")), CreatedAt: num(r.Get("createdAt")), CreatedBy: str(r.Get("createdBy")),
+		RotatedAt: num(r.Get("rotatedAt"))}
 }
 
 // ---- cached blobs (sealed by their owner, e.g. spinport's Entra token)

@@ -2,11 +2,13 @@ package kv
 
 import (
 	"errors"
+	"strconv"
+	gostrings "strings"
 
 	"github.com/spinport/spinport"
 
 	"github.com/spinport/spinport/jsonw"
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 // SchemaVersion is written into every record. Readers accept this version
@@ -17,22 +19,152 @@ const SchemaVersion = 1
 // ErrCorrupt is returned for a stored document spinport cannot read.
 var ErrCorrupt = errors.New("kv: stored record is unreadable")
 
-func parse(b []byte) (gjson.Result, error) {
-	if !gjson.ValidBytes(b) {
-		return gjson.Result{}, ErrCorrupt
+// parse reads a record in one pass (gjson rescanned the document for each
+// field: most of the cost of a list page under TinyGo). The values point
+// into p's buffers until its next parse, so readers copy strings out (str)
+// and a list reuses one parser for its page: a fresh parser allocates ~2 KB
+// per record, which in a leaking-GC instance costs more than the parse.
+func parse(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
+	r, err := p.ParseBytes(b)
+	if err != nil {
+		return nil, ErrCorrupt
 	}
-	r := gjson.ParseBytes(b)
-	if v := r.Get("schema").Int(); v > SchemaVersion {
-		return gjson.Result{}, errors.New("kv: record written by a newer spinport (schema " + r.Get("schema").String() + ")")
-	}
-	return r, nil
+	return r, checkSchema(r)
 }
 
-func strings(r gjson.Result) []string {
-	arr := r.Array()
+// checkSchema refuses a record written by a newer spinport.
+func checkSchema(r *fastjson.Value) error {
+	if v := r.Get("schema"); num(v) > SchemaVersion {
+		return errors.New("kv: record written by a newer spinport (schema " + str(v) + ")")
+	}
+	return nil
+}
+
+// parseOne parses a single record with a parser of its own.
+func parseOne[T any](b []byte, read func(*fastjson.Value) T) (T, error) {
+	var p fastjson.Parser
+	r, err := parse(&p, b)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return read(r), nil
+}
+
+// str, num, flag and elems read a field (nil when missing) the way gjson's
+// String, Int, Bool and Array did, so records read as before whatever the
+// type found: a missing field is the zero value, a number or a numeric
+// string converts, a single value is a one-element array.
+
+func str(v *fastjson.Value) string {
+	if v == nil {
+		return ""
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		return string(v.GetStringBytes()) // a copy: v points into the parser
+	case fastjson.TypeNumber:
+		raw := v.String()
+		if _, ok := atoi(raw); ok {
+			return raw
+		}
+		f, _ := strconv.ParseFloat(raw, 64)
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	case fastjson.TypeTrue:
+		return "true"
+	case fastjson.TypeFalse:
+		return "false"
+	case fastjson.TypeObject, fastjson.TypeArray:
+		return v.String() // compact: gjson kept the stored spacing
+	}
+	return ""
+}
+
+func num(v *fastjson.Value) int64 {
+	if v == nil {
+		return 0
+	}
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		if n, err := v.Int64(); err == nil { // what spinport writes
+			return n
+		}
+		raw := v.String()
+		f, _ := strconv.ParseFloat(raw, 64)
+		if f >= -9007199254740991 && f <= 9007199254740991 { // exact in a float64
+			return int64(f)
+		}
+		if n, ok := atoi(raw); ok {
+			return n
+		}
+		return int64(f)
+	case fastjson.TypeString:
+		n, _ := atoi(string(v.GetStringBytes()))
+		return n
+	case fastjson.TypeTrue:
+		return 1
+	}
+	return 0
+}
+
+// atoi is gjson's integer parse: an optional minus and digits, no range check.
+func atoi(s string) (int64, bool) {
+	i, neg := 0, len(s) > 0 && s[0] == '-'
+	if neg {
+		i++
+	}
+	if i == len(s) {
+		return 0, false
+	}
+	var n int64
+	for ; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+func flag(v *fastjson.Value) bool {
+	if v == nil {
+		return false
+	}
+	switch v.Type() {
+	case fastjson.TypeTrue:
+		return true
+	case fastjson.TypeString:
+		b, _ := strconv.ParseBool(gostrings.ToLower(string(v.GetStringBytes())))
+		return b
+	case fastjson.TypeNumber:
+		f, _ := strconv.ParseFloat(v.String(), 64)
+		return f != 0
+	}
+	return false
+}
+
+func elems(v *fastjson.Value) []*fastjson.Value {
+	if v == nil {
+		return nil
+	}
+	switch v.Type() {
+	case fastjson.TypeNull:
+		return nil
+	case fastjson.TypeArray:
+		return v.GetArray()
+	}
+	return []*fastjson.Value{v}
+}
+
+// strings reads an array of strings, never nil (a missing field is []).
+func strings(v *fastjson.Value) []string {
+	arr := elems(v)
 	out := make([]string, 0, len(arr))
-	for _, v := range arr {
-		out = append(out, v.String())
+	for _, e := range arr {
+		out = append(out, str(e))
 	}
 	return out
 }
@@ -49,18 +181,16 @@ func marshalTenant(t spinport.Tenant) []byte {
 	return w.Bytes()
 }
 
-func ParseTenant(b []byte) (spinport.Tenant, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.Tenant{}, err
-	}
+func ParseTenant(b []byte) (spinport.Tenant, error) { return parseOne(b, readTenant) }
+
+func readTenant(r *fastjson.Value) spinport.Tenant {
 	q := r.Get("quotas")
 	return spinport.Tenant{
-		Slug: r.Get("slug").String(), DisplayName: r.Get("displayName").String(),
-		Quotas:    spinport.Quotas{MaxApps: q.Get("maxApps").Int(), MaxReplicasPerApp: q.Get("maxReplicasPerApp").Int(), MaxTotalReplicas: q.Get("maxTotalReplicas").Int()},
-		CreatedAt: r.Get("createdAt").Int(), CreatedBy: r.Get("createdBy").String(),
-		ClusterPending: r.Get("clusterPending").Bool(),
-	}, nil
+		Slug: str(r.Get("slug")), DisplayName: str(r.Get("displayName")),
+		Quotas:    spinport.Quotas{MaxApps: num(q.Get("maxApps")), MaxReplicasPerApp: num(q.Get("maxReplicasPerApp")), MaxTotalReplicas: num(q.Get("maxTotalReplicas"))},
+		CreatedAt: num(r.Get("createdAt")), CreatedBy: str(r.Get("createdBy")),
+		ClusterPending: flag(r.Get("clusterPending")),
+	}
 }
 
 func marshalMember(m spinport.Member) []byte {
@@ -69,12 +199,10 @@ func marshalMember(m spinport.Member) []byte {
 	return w.Bytes()
 }
 
-func ParseMember(b []byte) (spinport.Member, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.Member{}, err
-	}
-	return spinport.Member{UserID: r.Get("user").String(), Role: r.Get("role").String(), AddedAt: r.Get("addedAt").Int(), AddedBy: r.Get("addedBy").String()}, nil
+func ParseMember(b []byte) (spinport.Member, error) { return parseOne(b, readMember) }
+
+func readMember(r *fastjson.Value) spinport.Member {
+	return spinport.Member{UserID: str(r.Get("user")), Role: str(r.Get("role")), AddedAt: num(r.Get("addedAt")), AddedBy: str(r.Get("addedBy"))}
 }
 
 func marshalUser(u spinport.User) []byte {
@@ -84,22 +212,20 @@ func marshalUser(u spinport.User) []byte {
 	return w.Bytes()
 }
 
-func ParseUser(b []byte) (spinport.User, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.User{}, err
-	}
-	return spinport.User{ID: r.Get("id").String(), Issuer: r.Get("issuer").String(), Subject: r.Get("subject").String(),
-		DisplayName: r.Get("displayName").String(), Email: r.Get("email").String(), CreatedAt: r.Get("createdAt").Int()}, nil
+func ParseUser(b []byte) (spinport.User, error) { return parseOne(b, readUser) }
+
+func readUser(r *fastjson.Value) spinport.User {
+	return spinport.User{ID: str(r.Get("id")), Issuer: str(r.Get("issuer")), Subject: str(r.Get("subject")),
+		DisplayName: str(r.Get("displayName")), Email: str(r.Get("email")), CreatedAt: num(r.Get("createdAt"))}
 }
 
 func writeScaling(w *jsonw.W, s spinport.Scaling) {
 	w.Key("scaling").Object().Num("replicas", s.Replicas).Flag("autoscale", s.Autoscale).Num("minReplicas", s.MinReplicas).Num("maxReplicas", s.MaxReplicas).End()
 }
 
-func readScaling(r gjson.Result) spinport.Scaling {
+func readScaling(r *fastjson.Value) spinport.Scaling {
 	s := r.Get("scaling")
-	return spinport.Scaling{Replicas: s.Get("replicas").Int(), Autoscale: s.Get("autoscale").Bool(), MinReplicas: s.Get("minReplicas").Int(), MaxReplicas: s.Get("maxReplicas").Int()}
+	return spinport.Scaling{Replicas: num(s.Get("replicas")), Autoscale: flag(s.Get("autoscale")), MinReplicas: num(s.Get("minReplicas")), MaxReplicas: num(s.Get("maxReplicas"))}
 }
 
 func marshalApp(a spinport.App) []byte {
@@ -110,14 +236,12 @@ func marshalApp(a spinport.App) []byte {
 	return w.Bytes()
 }
 
-func ParseApp(b []byte) (spinport.App, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.App{}, err
-	}
-	return spinport.App{Tenant: r.Get("tenant").String(), Name: r.Get("name").String(), Scaling: readScaling(r),
-		Domains: strings(r.Get("domains")), KV: r.Get("kv").Bool(), CreatedAt: r.Get("createdAt").Int(),
-		UpdatedAt: r.Get("updatedAt").Int(), CreatedBy: r.Get("createdBy").String()}, nil
+func ParseApp(b []byte) (spinport.App, error) { return parseOne(b, readApp) }
+
+func readApp(r *fastjson.Value) spinport.App {
+	return spinport.App{Tenant: str(r.Get("tenant")), Name: str(r.Get("name")), Scaling: readScaling(r),
+		Domains: strings(r.Get("domains")), KV: flag(r.Get("kv")), CreatedAt: num(r.Get("createdAt")),
+		UpdatedAt: num(r.Get("updatedAt")), CreatedBy: str(r.Get("createdBy"))}
 }
 
 func marshalVariable(v spinport.Variable) []byte {
@@ -130,12 +254,10 @@ func marshalVariable(v spinport.Variable) []byte {
 	return w.Bytes()
 }
 
-func ParseVariable(b []byte) (spinport.Variable, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.Variable{}, err
-	}
-	return spinport.Variable{Name: r.Get("name").String(), Value: r.Get("value").String(), Secret: r.Get("secret").Bool(), UpdatedAt: r.Get("updatedAt").Int()}, nil
+func ParseVariable(b []byte) (spinport.Variable, error) { return parseOne(b, readVariable) }
+
+func readVariable(r *fastjson.Value) spinport.Variable {
+	return spinport.Variable{Name: str(r.Get("name")), Value: str(r.Get("value")), Secret: flag(r.Get("secret")), UpdatedAt: num(r.Get("updatedAt"))}
 }
 
 func marshalRevision(r spinport.Revision) []byte {
@@ -174,33 +296,31 @@ func MarshalArtifact(a spinport.Artifact) []byte {
 	return w.Bytes()
 }
 
-func parseArtifact(r gjson.Result) *spinport.Artifact {
-	if !r.Exists() {
+func parseArtifact(r *fastjson.Value) *spinport.Artifact {
+	if r == nil {
 		return nil
 	}
 	a := &spinport.Artifact{Components: strings(r.Get("components")), Routes: strings(r.Get("routes")),
 		KeyValueStores: strings(r.Get("keyValueStores")), SQLiteDatabases: strings(r.Get("sqliteDatabases")),
 		AllowedOutboundHosts: strings(r.Get("allowedOutboundHosts"))}
-	for _, v := range r.Get("variables").Array() {
-		a.Variables = append(a.Variables, spinport.ArtifactVariable{Name: v.Get("name").String(), Required: v.Get("required").Bool(), Secret: v.Get("secret").Bool()})
+	for _, v := range elems(r.Get("variables")) {
+		a.Variables = append(a.Variables, spinport.ArtifactVariable{Name: str(v.Get("name")), Required: flag(v.Get("required")), Secret: flag(v.Get("secret"))})
 	}
 	return a
 }
 
-func ParseRevision(b []byte) (spinport.Revision, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.Revision{}, err
+func ParseRevision(b []byte) (spinport.Revision, error) { return parseOne(b, readRevision) }
+
+func readRevision(r *fastjson.Value) spinport.Revision {
+	rev := spinport.Revision{Number: num(r.Get("number")), Image: str(r.Get("image")), Digest: str(r.Get("digest")),
+		Source: str(r.Get("source")), GitRef: str(r.Get("gitRef")), GitSHA: str(r.Get("gitSha")),
+		Actor: str(r.Get("actor")), CreatedAt: num(r.Get("createdAt")), State: str(r.Get("state")),
+		Reason: str(r.Get("reason")), RollbackOf: num(r.Get("rollbackOf")), Cause: str(r.Get("cause")), Scaling: readScaling(r),
+		Domains: strings(r.Get("domains")), KV: flag(r.Get("kv")), Artifact: parseArtifact(r.Get("artifact")), CI: readCIRun(r.Get("ci"))}
+	for _, v := range elems(r.Get("variables")) {
+		rev.Variables = append(rev.Variables, spinport.Variable{Name: str(v.Get("name")), Value: str(v.Get("value")), Secret: flag(v.Get("secret"))})
 	}
-	rev := spinport.Revision{Number: r.Get("number").Int(), Image: r.Get("image").String(), Digest: r.Get("digest").String(),
-		Source: r.Get("source").String(), GitRef: r.Get("gitRef").String(), GitSHA: r.Get("gitSha").String(),
-		Actor: r.Get("actor").String(), CreatedAt: r.Get("createdAt").Int(), State: r.Get("state").String(),
-		Reason: r.Get("reason").String(), RollbackOf: r.Get("rollbackOf").Int(), Cause: r.Get("cause").String(), Scaling: readScaling(r),
-		Domains: strings(r.Get("domains")), KV: r.Get("kv").Bool(), Artifact: parseArtifact(r.Get("artifact")), CI: readCIRun(r.Get("ci"))}
-	for _, v := range r.Get("variables").Array() {
-		rev.Variables = append(rev.Variables, spinport.Variable{Name: v.Get("name").String(), Value: v.Get("value").String(), Secret: v.Get("secret").Bool()})
-	}
-	return rev, nil
+	return rev
 }
 
 func marshalToken(t spinport.Token) []byte {
@@ -221,23 +341,21 @@ func writeCIRun(w *jsonw.W, c *spinport.CIRun) {
 		Str("workflow", c.Workflow).Str("run", c.Run).End()
 }
 
-func readCIRun(r gjson.Result) *spinport.CIRun {
-	if !r.Exists() {
+func readCIRun(r *fastjson.Value) *spinport.CIRun {
+	if r == nil {
 		return nil
 	}
-	return &spinport.CIRun{Issuer: r.Get("issuer").String(), Repository: r.Get("repository").String(), Ref: r.Get("ref").String(),
-		SHA: r.Get("sha").String(), Workflow: r.Get("workflow").String(), Run: r.Get("run").String()}
+	return &spinport.CIRun{Issuer: str(r.Get("issuer")), Repository: str(r.Get("repository")), Ref: str(r.Get("ref")),
+		SHA: str(r.Get("sha")), Workflow: str(r.Get("workflow")), Run: str(r.Get("run"))}
 }
 
-func ParseToken(b []byte) (spinport.Token, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.Token{}, err
-	}
-	return spinport.Token{ID: r.Get("id").String(), Tenant: r.Get("tenant").String(), Name: r.Get("name").String(),
-		Scopes: strings(r.Get("scopes")), App: r.Get("app").String(), Hash: r.Get("sha256").String(),
-		CreatedAt: r.Get("createdAt").Int(), CreatedBy: r.Get("createdBy").String(),
-		ExpiresAt: r.Get("expiresAt").Int(), LastUsed: r.Get("lastUsed").Int(), CI: readCIRun(r.Get("ci"))}, nil
+func ParseToken(b []byte) (spinport.Token, error) { return parseOne(b, readToken) }
+
+func readToken(r *fastjson.Value) spinport.Token {
+	return spinport.Token{ID: str(r.Get("id")), Tenant: str(r.Get("tenant")), Name: str(r.Get("name")),
+		Scopes: strings(r.Get("scopes")), App: str(r.Get("app")), Hash: str(r.Get("sha256")),
+		CreatedAt: num(r.Get("createdAt")), CreatedBy: str(r.Get("createdBy")),
+		ExpiresAt: num(r.Get("expiresAt")), LastUsed: num(r.Get("lastUsed")), CI: readCIRun(r.Get("ci"))}
 }
 
 func marshalAuditEvent(e spinport.AuditEvent) []byte {
@@ -247,14 +365,12 @@ func marshalAuditEvent(e spinport.AuditEvent) []byte {
 	return w.Bytes()
 }
 
-func ParseAuditEvent(b []byte) (spinport.AuditEvent, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.AuditEvent{}, err
-	}
-	return spinport.AuditEvent{Seq: r.Get("seq").Int(), Time: r.Get("time").Int(), Actor: r.Get("actor").String(),
-		Action: r.Get("action").String(), Target: r.Get("target").String(), Outcome: r.Get("outcome").String(),
-		Detail: r.Get("detail").String()}, nil
+func ParseAuditEvent(b []byte) (spinport.AuditEvent, error) { return parseOne(b, readAuditEvent) }
+
+func readAuditEvent(r *fastjson.Value) spinport.AuditEvent {
+	return spinport.AuditEvent{Seq: num(r.Get("seq")), Time: num(r.Get("time")), Actor: str(r.Get("actor")),
+		Action: str(r.Get("action")), Target: str(r.Get("target")), Outcome: str(r.Get("outcome")),
+		Detail: str(r.Get("detail"))}
 }
 
 func marshalDomainClaim(d spinport.DomainClaim) []byte {
@@ -264,13 +380,11 @@ func marshalDomainClaim(d spinport.DomainClaim) []byte {
 	return w.Bytes()
 }
 
-func ParseDomainClaim(b []byte) (spinport.DomainClaim, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.DomainClaim{}, err
-	}
-	return spinport.DomainClaim{Host: r.Get("host").String(), Tenant: r.Get("tenant").String(), App: r.Get("app").String(),
-		State: r.Get("state").String(), Token: r.Get("token").String(), VerifiedAt: r.Get("verifiedAt").Int(), CheckedAt: r.Get("checkedAt").Int()}, nil
+func ParseDomainClaim(b []byte) (spinport.DomainClaim, error) { return parseOne(b, readDomainClaim) }
+
+func readDomainClaim(r *fastjson.Value) spinport.DomainClaim {
+	return spinport.DomainClaim{Host: str(r.Get("host")), Tenant: str(r.Get("tenant")), App: str(r.Get("app")),
+		State: str(r.Get("state")), Token: str(r.Get("token")), VerifiedAt: num(r.Get("verifiedAt")), CheckedAt: num(r.Get("checkedAt"))}
 }
 
 func marshalSession(s spinport.Session) []byte {
@@ -279,12 +393,10 @@ func marshalSession(s spinport.Session) []byte {
 	return w.Bytes()
 }
 
-func ParseSession(b []byte) (spinport.Session, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.Session{}, err
-	}
-	return spinport.Session{UserID: r.Get("user").String(), CSRF: r.Get("csrf").String(), CreatedAt: r.Get("createdAt").Int(), ExpiresAt: r.Get("expiresAt").Int()}, nil
+func ParseSession(b []byte) (spinport.Session, error) { return parseOne(b, readSession) }
+
+func readSession(r *fastjson.Value) spinport.Session {
+	return spinport.Session{UserID: str(r.Get("user")), CSRF: str(r.Get("csrf")), CreatedAt: num(r.Get("createdAt")), ExpiresAt: num(r.Get("expiresAt"))}
 }
 
 // Idempotency is the record of one Idempotency-Key: the hash of the first
@@ -314,16 +426,16 @@ func (r Idempotency) Marshal() []byte {
 	return w.Bytes()
 }
 
-func ParseIdempotency(b []byte) (Idempotency, error) {
-	r, err := parse(b)
-	if err != nil {
-		return Idempotency{}, err
+func ParseIdempotency(b []byte) (Idempotency, error) { return parseOne(b, readIdempotency) }
+
+func readIdempotency(r *fastjson.Value) Idempotency {
+	rec := Idempotency{Hash: str(r.Get("hash")), Pending: flag(r.Get("pending")), Status: int(num(r.Get("status"))), Until: num(r.Get("until"))}
+	if body := r.Get("body"); body != nil {
+		// Re-encoded: an untouched value keeps its strings, numbers and keys
+		// as stored, so a compact answer (jsonw's) comes back byte for byte.
+		rec.Body = body.MarshalTo(nil)
 	}
-	rec := Idempotency{Hash: r.Get("hash").String(), Pending: r.Get("pending").Bool(), Status: int(r.Get("status").Int()), Until: r.Get("until").Int()}
-	if body := r.Get("body"); body.Exists() {
-		rec.Body = []byte(body.Raw)
-	}
-	return rec, nil
+	return rec
 }
 
 func marshalRegistryCredential(c spinport.RegistryCredential) []byte {
@@ -334,10 +446,10 @@ func marshalRegistryCredential(c spinport.RegistryCredential) []byte {
 }
 
 func parseRegistryCredential(b []byte) (spinport.RegistryCredential, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.RegistryCredential{}, err
-	}
-	return spinport.RegistryCredential{Registry: r.Get("registry").String(), Username: r.Get("username").String(),
-		UpdatedAt: r.Get("updatedAt").Int(), UpdatedBy: r.Get("updatedBy").String()}, nil
+	return parseOne(b, readRegistryCredential)
+}
+
+func readRegistryCredential(r *fastjson.Value) spinport.RegistryCredential {
+	return spinport.RegistryCredential{Registry: str(r.Get("registry")), Username: str(r.Get("username")),
+		UpdatedAt: num(r.Get("updatedAt")), UpdatedBy: str(r.Get("updatedBy"))}
 }

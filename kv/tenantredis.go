@@ -5,6 +5,7 @@ import (
 
 	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/jsonw"
+	"github.com/valyala/fastjson"
 )
 
 // A tenant's own Redis: one record (how many databases it has), and one
@@ -28,12 +29,10 @@ func (db DB) GetTenantRedis(tenant string) (spinport.TenantRedis, error) {
 	if err != nil {
 		return spinport.TenantRedis{}, err
 	}
-	r, err := parse(b)
-	if err != nil {
-		return spinport.TenantRedis{}, err
-	}
-	return spinport.TenantRedis{Databases: r.Get("databases").Int(), UpdatedAt: r.Get("updatedAt").Int(),
-		UpdatedBy: r.Get("updatedBy").String()}, nil
+	return parseOne(b, func(r *fastjson.Value) spinport.TenantRedis {
+		return spinport.TenantRedis{Databases: num(r.Get("databases")), UpdatedAt: num(r.Get("updatedAt")),
+			UpdatedBy: str(r.Get("updatedBy"))}
+	})
 }
 
 // DeleteTenantRedis forgets the tenant's own Redis and every database

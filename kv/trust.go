@@ -6,7 +6,7 @@ import (
 
 	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/jsonw"
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 // CI trust policies (per app), exchanged OIDC token ids (replay
@@ -24,20 +24,16 @@ func (db DB) CreateTrustPolicy(p spinport.TrustPolicy) error {
 	return db.trust(p.Tenant, p.App).Create(p.ID, w.Bytes())
 }
 
-func parseTrustPolicy(b []byte) (spinport.TrustPolicy, error) {
-	r, err := parse(b)
-	if err != nil {
-		return spinport.TrustPolicy{}, err
-	}
-	g := func(k string) string { return r.Get(k).String() }
+func readTrustPolicy(r *fastjson.Value) spinport.TrustPolicy {
+	g := func(k string) string { return str(r.Get(k)) }
 	return spinport.TrustPolicy{ID: g("id"), Tenant: g("tenant"), App: g("app"), Provider: g("provider"), Issuer: g("issuer"),
 		RepositoryID: g("repositoryId"), RepositoryOwnerID: g("repositoryOwnerId"), Repository: g("repository"),
-		Workflow: g("workflow"), Environment: g("environment"), ProjectID: g("projectId"), ProtectedOnly: r.Get("protectedOnly").Bool(),
-		Refs: strings(r.Get("refs")), CreatedAt: r.Get("createdAt").Int(), CreatedBy: g("createdBy")}, nil
+		Workflow: g("workflow"), Environment: g("environment"), ProjectID: g("projectId"), ProtectedOnly: flag(r.Get("protectedOnly")),
+		Refs: strings(r.Get("refs")), CreatedAt: num(r.Get("createdAt")), CreatedBy: g("createdBy")}
 }
 
 func (db DB) ListTrustPolicies(tenant, app, cursor string, limit int) ([]spinport.TrustPolicy, string, error) {
-	return listDocs(db.trust(tenant, app), cursor, limit, parseTrustPolicy)
+	return listDocs(db.trust(tenant, app), cursor, limit, readTrustPolicy)
 }
 
 func (db DB) DeleteTrustPolicy(tenant, app, id string) error {
@@ -63,12 +59,17 @@ func (db DB) CachedKeys(issuer string) ([]byte, time.Time, bool) {
 	if err != nil {
 		return nil, time.Time{}, false
 	}
-	r := gjson.ParseBytes(b)
-	return []byte(r.Get("jwks").Raw), time.Unix(r.Get("fetched").Int(), 0), r.Get("jwks").Exists()
+	var p fastjson.Parser
+	r, err := p.ParseBytes(b)
+	if err != nil || r.Get("jwks") == nil {
+		return nil, time.Time{}, false
+	}
+	// Re-encoded: the same keys, without the issuer's spacing.
+	return r.Get("jwks").MarshalTo(nil), time.Unix(num(r.Get("fetched")), 0), true
 }
 
 func (db DB) CacheKeys(issuer string, jwks []byte) {
-	if !gjson.ValidBytes(jwks) {
+	if fastjson.ValidateBytes(jwks) != nil {
 		return
 	}
 	b := []byte(`{"fetched":` + strconv.FormatInt(db.unix(), 10) + `,"jwks":` + string(jwks) + `}`)

@@ -4,9 +4,10 @@ package oidc
 // and ES256 signatures checked against the issuer's JWKS, and the ID token
 // claims of OpenID Connect Core 1.0 §3.1.3.7.
 //
-// Written for TinyGo as much as for Go: no encoding/json (gjson parses), no
-// reflection, and every input is checked before it reaches a function that
-// could panic — under TinyGo a panic traps the whole Spin instance.
+// Written for TinyGo as much as for Go: no encoding/json (fastjson parses,
+// json.go), no reflection, and every input is checked before it reaches a
+// function that could panic — under TinyGo a panic traps the whole Spin
+// instance.
 
 import (
 	"crypto"
@@ -22,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 const (
@@ -47,18 +48,21 @@ type jwks []jwk
 // types or curves, encryption keys, malformed members) are skipped, so one
 // odd key does not break sign-in; a set with no usable key is an error.
 func parseJWKS(b []byte) (jwks, error) {
-	if !validJSON(b) {
+	var p fastjson.Parser
+	doc := parseJSON(&p, b)
+	if doc == nil {
 		return nil, errors.New("the JWKS is not valid JSON")
 	}
-	keys := gjson.GetBytes(b, "keys")
-	if !keys.IsArray() {
+	keys := member(doc, "keys")
+	if !isType(keys, fastjson.TypeArray) {
 		return nil, errors.New("the JWKS has no \"keys\" array")
 	}
+	arr, _ := keys.Array()
 	var out jwks
 	skipped := 0
-	keys.ForEach(func(_, k gjson.Result) bool {
+	for _, k := range arr {
 		if len(out)+skipped >= maxJWKSKeys {
-			return false
+			break
 		}
 		key, ok := parseJWK(k)
 		if ok {
@@ -66,32 +70,32 @@ func parseJWKS(b []byte) (jwks, error) {
 		} else {
 			skipped++
 		}
-		return true
-	})
+	}
 	if len(out) == 0 {
 		return nil, errors.New("the JWKS has no usable RS256 or ES256 signing key (" + strconv.Itoa(skipped) + " keys skipped)")
 	}
 	return out, nil
 }
 
-func parseJWK(k gjson.Result) (jwk, bool) {
-	if !k.IsObject() {
+func parseJWK(k *fastjson.Value) (jwk, bool) {
+	if !isType(k, fastjson.TypeObject) {
 		return jwk{}, false
 	}
-	if use := k.Get("use"); use.Exists() && use.String() != "sig" {
+	if use := member(k, "use"); use != nil && !strIs(use, "sig") {
 		return jwk{}, false
 	}
-	if ops := k.Get("key_ops"); ops.Exists() && !containsString(ops, "verify") {
+	if ops := member(k, "key_ops"); ops != nil && !containsString(ops, "verify") {
 		return jwk{}, false
 	}
-	key := jwk{kid: k.Get("kid").String()}
-	if a := k.Get("alg"); a.Exists() {
-		if a.Type != gjson.String {
+	key := jwk{kid: text(member(k, "kid"))}
+	if a := member(k, "alg"); a != nil {
+		alg, ok := str(a)
+		if !ok {
 			return jwk{}, false
 		}
-		key.alg = a.Str
+		key.alg = alg
 	}
-	switch k.Get("kty").String() {
+	switch kty, _ := str(member(k, "kty")); kty {
 	case "RSA":
 		if key.alg != "" && key.alg != "RS256" {
 			return jwk{}, false
@@ -113,7 +117,7 @@ func parseJWK(k gjson.Result) (jwk, bool) {
 		if key.alg != "" && key.alg != "ES256" {
 			return jwk{}, false
 		}
-		if k.Get("crv").String() != "P-256" {
+		if !strIs(member(k, "crv"), "P-256") {
 			return jwk{}, false
 		}
 		x, ok := b64Field(k, "x", 32)
@@ -160,12 +164,12 @@ func rsaKey(n, e []byte) (*rsa.PublicKey, bool) {
 }
 
 // b64Field decodes a base64url string member of at most max decoded bytes.
-func b64Field(r gjson.Result, name string, max int) ([]byte, bool) {
-	v := r.Get(name)
-	if v.Type != gjson.String || v.Str == "" || len(v.Str) > (max*4+2)/3+2 {
+func b64Field(r *fastjson.Value, name string, max int) ([]byte, bool) {
+	v, ok := strBytes(member(r, name))
+	if !ok || len(v) == 0 || len(v) > (max*4+2)/3+2 {
 		return nil, false
 	}
-	b, err := b64url(v.Str)
+	b, err := b64url(string(v))
 	if err != nil || len(b) > max {
 		return nil, false
 	}
@@ -178,18 +182,6 @@ func b64url(s string) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
 }
 
-func containsString(arr gjson.Result, want string) bool {
-	found := false
-	arr.ForEach(func(_, v gjson.Result) bool {
-		if v.Type == gjson.String && v.Str == want {
-			found = true
-			return false
-		}
-		return true
-	})
-	return found
-}
-
 // idTokenCheck is what the ID token must match.
 type idTokenCheck struct {
 	Issuer   string // iss, compared exactly
@@ -198,8 +190,9 @@ type idTokenCheck struct {
 	Now      time.Time
 	Skew     time.Duration // allowed clock difference with the issuer
 	// payloadOnly: verify the signature only and hand back the claims
-	// (workload tokens check their own claims, workload.go).
-	payloadOnly *gjson.Result
+	// (workload tokens check their own claims, workload.go), a JSON object
+	// whose parser nothing else uses.
+	payloadOnly **fastjson.Value
 }
 
 // idClaims is what spinport takes from a verified ID token.
@@ -232,22 +225,25 @@ func verifyIDToken(raw string, keys jwks, c idTokenCheck) (idClaims, error) {
 	case len(parts) != 3 || parts[0] == "" || parts[1] == "":
 		return idClaims{}, refuse("the ID token is not a JWS in compact serialization")
 	}
+	var hp fastjson.Parser
 	headerJSON, err := b64url(parts[0])
-	if err != nil || !validJSON(headerJSON) {
+	var header *fastjson.Value
+	if err == nil {
+		header = parseJSON(&hp, headerJSON)
+	}
+	if header == nil {
 		return idClaims{}, refuse("the ID token's header is not base64url-encoded JSON")
 	}
-	header := gjson.ParseBytes(headerJSON)
-	if !header.IsObject() {
+	if header.Type() != fastjson.TypeObject {
 		return idClaims{}, refuse("the ID token's header is not a JSON object")
 	}
-	if header.Get("crit").Exists() {
+	if member(header, "crit") != nil {
 		return idClaims{}, refuse("the ID token's header has critical extensions (crit) spinport does not understand")
 	}
-	algV := header.Get("alg")
-	if algV.Type != gjson.String {
+	alg, ok := str(member(header, "alg"))
+	if !ok {
 		return idClaims{}, refuse("the ID token's header has no alg")
 	}
-	alg := algV.Str
 	switch {
 	case alg == "RS256" || alg == "ES256":
 	case strings.EqualFold(alg, "none"):
@@ -258,11 +254,10 @@ func verifyIDToken(raw string, keys jwks, c idTokenCheck) (idClaims, error) {
 		return idClaims{}, refuse("the ID token's algorithm " + short(alg) + " is not supported; configure the client for RS256 or ES256")
 	}
 	kid := ""
-	if k := header.Get("kid"); k.Exists() {
-		if k.Type != gjson.String {
+	if k := member(header, "kid"); k != nil {
+		if kid, ok = str(k); !ok {
 			return idClaims{}, refuse("the ID token's kid is not a string")
 		}
-		kid = k.Str
 	}
 	sig, err := b64url(parts[2])
 	if err != nil || len(sig) == 0 {
@@ -305,12 +300,16 @@ func verifyIDToken(raw string, keys jwks, c idTokenCheck) (idClaims, error) {
 		return idClaims{}, refuse("the ID token's signature does not verify with the issuer's key")
 	}
 
+	var pp fastjson.Parser
 	payload, err := b64url(parts[1])
-	if err != nil || !validJSON(payload) {
+	var claims *fastjson.Value
+	if err == nil {
+		claims = parseJSON(&pp, payload)
+	}
+	if claims == nil {
 		return idClaims{}, refuse("the ID token's payload is not base64url-encoded JSON")
 	}
-	claims := gjson.ParseBytes(payload)
-	if !claims.IsObject() {
+	if claims.Type() != fastjson.TypeObject {
 		return idClaims{}, refuse("the ID token's payload is not a JSON object")
 	}
 	if c.payloadOnly != nil {
@@ -320,29 +319,24 @@ func verifyIDToken(raw string, keys jwks, c idTokenCheck) (idClaims, error) {
 	return checkClaims(claims, c)
 }
 
-func checkClaims(claims gjson.Result, c idTokenCheck) (idClaims, error) {
-	if iss := claims.Get("iss"); iss.Type != gjson.String || iss.Str != c.Issuer {
+func checkClaims(claims *fastjson.Value, c idTokenCheck) (idClaims, error) {
+	if !strIs(member(claims, "iss"), c.Issuer) {
 		return idClaims{}, refuse("the ID token's issuer (iss) is not " + strconv.Quote(c.Issuer) + ", the configured oidc_issuer")
 	}
-	aud := claims.Get("aud")
+	aud := member(claims, "aud")
 	audiences := 0
 	hasClient := false
 	switch {
-	case aud.Type == gjson.String:
-		audiences, hasClient = 1, aud.Str == c.ClientID
-	case aud.IsArray():
-		ok := true
-		aud.ForEach(func(_, a gjson.Result) bool {
-			if a.Type != gjson.String {
-				ok = false
-				return false
+	case isType(aud, fastjson.TypeString):
+		audiences, hasClient = 1, strIs(aud, c.ClientID)
+	case isType(aud, fastjson.TypeArray):
+		arr, _ := aud.Array()
+		for _, a := range arr {
+			if !isType(a, fastjson.TypeString) {
+				return idClaims{}, refuse("the ID token's audience (aud) is malformed")
 			}
 			audiences++
-			hasClient = hasClient || a.Str == c.ClientID
-			return true
-		})
-		if !ok {
-			return idClaims{}, refuse("the ID token's audience (aud) is malformed")
+			hasClient = hasClient || strIs(a, c.ClientID)
 		}
 	default:
 		return idClaims{}, refuse("the ID token has no audience (aud)")
@@ -350,50 +344,52 @@ func checkClaims(claims gjson.Result, c idTokenCheck) (idClaims, error) {
 	if !hasClient {
 		return idClaims{}, refuse("the ID token is not meant for this client: its audience (aud) does not include oidc_client_id")
 	}
-	if azp := claims.Get("azp"); azp.Exists() || audiences > 1 {
-		if azp.Type != gjson.String || azp.Str != c.ClientID {
+	if azp := member(claims, "azp"); azp != nil || audiences > 1 {
+		if !strIs(azp, c.ClientID) {
 			return idClaims{}, refuse("the ID token was issued to another party: its authorized party (azp) is not oidc_client_id")
 		}
 	}
 
+	// Times may be floats (RFC 7519 NumericDate): compared as float64.
 	now := float64(c.Now.Unix())
 	skew := c.Skew.Seconds()
-	exp := claims.Get("exp")
-	if exp.Type != gjson.Number {
+	exp, ok := num(member(claims, "exp"))
+	if !ok {
 		return idClaims{}, refuse("the ID token has no expiry (exp)")
 	}
-	if now >= exp.Num+skew {
+	if now >= exp+skew {
 		return idClaims{}, refuse("the ID token expired (check this machine's clock if this keeps happening)")
 	}
-	iat := claims.Get("iat")
-	if iat.Type != gjson.Number {
+	iat, ok := num(member(claims, "iat"))
+	if !ok {
 		return idClaims{}, refuse("the ID token has no issue time (iat)")
 	}
-	if iat.Num > now+skew {
+	if iat > now+skew {
 		return idClaims{}, refuse("the ID token was issued in the future (iat); the clocks of spinport and the identity provider differ")
 	}
-	if nbf := claims.Get("nbf"); nbf.Exists() {
-		if nbf.Type != gjson.Number {
+	if v := member(claims, "nbf"); v != nil {
+		nbf, ok := num(v)
+		if !ok {
 			return idClaims{}, refuse("the ID token's nbf is not a number")
 		}
-		if nbf.Num > now+skew {
+		if nbf > now+skew {
 			return idClaims{}, refuse("the ID token is not valid yet (nbf); the clocks of spinport and the identity provider differ")
 		}
 	}
-	nonce := claims.Get("nonce")
-	if c.Nonce == "" || nonce.Type != gjson.String || subtle.ConstantTimeCompare([]byte(nonce.Str), []byte(c.Nonce)) != 1 {
+	nonce, ok := strBytes(member(claims, "nonce"))
+	if c.Nonce == "" || !ok || subtle.ConstantTimeCompare(nonce, []byte(c.Nonce)) != 1 {
 		return idClaims{}, refuse("the ID token's nonce does not match this sign-in")
 	}
-	sub := claims.Get("sub")
-	if sub.Type != gjson.String || sub.Str == "" || len(sub.Str) > 255 {
+	sub, ok := str(member(claims, "sub"))
+	if !ok || sub == "" || len(sub) > 255 {
 		return idClaims{}, refuse("the ID token has no valid subject (sub)")
 	}
-	out := idClaims{Subject: sub.Str, Name: claimString(claims, "name"),
+	out := idClaims{Subject: sub, Name: claimString(claims, "name"),
 		PreferredUsername: claimString(claims, "preferred_username"), Email: claimString(claims, "email")}
-	switch ev := claims.Get("email_verified"); {
-	case ev.Type == gjson.True || (ev.Type == gjson.String && ev.Str == "true"):
+	switch ev := member(claims, "email_verified"); {
+	case isType(ev, fastjson.TypeTrue) || strIs(ev, "true"):
 		out.EmailVerified = "true"
-	case ev.Type == gjson.False || (ev.Type == gjson.String && ev.Str == "false"):
+	case isType(ev, fastjson.TypeFalse) || strIs(ev, "false"):
 		out.EmailVerified = "false"
 	}
 	return out, nil
@@ -401,12 +397,12 @@ func checkClaims(claims gjson.Result, c idTokenCheck) (idClaims, error) {
 
 // claimString is a string claim, trimmed, "" when absent, not a string or
 // implausibly long (these become display names).
-func claimString(claims gjson.Result, name string) string {
-	v := claims.Get(name)
-	if v.Type != gjson.String || len(v.Str) > 256 {
+func claimString(claims *fastjson.Value, name string) string {
+	v, ok := strBytes(member(claims, name))
+	if !ok || len(v) > 256 {
 		return ""
 	}
-	return strings.TrimSpace(v.Str)
+	return strings.TrimSpace(string(v))
 }
 
 // short quotes an untrusted value for a message, cut to a sane length.

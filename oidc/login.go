@@ -13,12 +13,13 @@ import (
 	"encoding/hex"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spinport/spinport"
 	"github.com/spinport/spinport/jsonw"
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 const (
@@ -59,17 +60,59 @@ func (ls LoginState) marshal() []byte {
 }
 
 func parseLoginState(b []byte) (LoginState, bool) {
-	if !validJSON(b) || !gjson.ParseBytes(b).IsObject() {
+	var p fastjson.Parser
+	r := parseObject(&p, b)
+	if r == nil {
 		return LoginState{}, false
 	}
-	r := gjson.ParseBytes(b)
-	ls := LoginState{State: r.Get("state").String(), Verifier: r.Get("verifier").String(), Nonce: r.Get("nonce").String(),
-		Return: safeReturnPath(r.Get("return").String()), ExpiresAt: r.Get("expiresAt").Int(), Issuer: r.Get("issuer").String(),
-		ClientID: r.Get("clientId").String(), TokenEndpoint: r.Get("tokenEndpoint").String(), JWKSURI: r.Get("jwksUri").String(),
-		BasicAuth: r.Get("basicAuth").Bool()}
+	field := func(name string) string { return text(member(r, name)) }
+	ls := LoginState{State: field("state"), Verifier: field("verifier"), Nonce: field("nonce"),
+		Return: safeReturnPath(field("return")), ExpiresAt: intOf(member(r, "expiresAt")), Issuer: field("issuer"),
+		ClientID: field("clientId"), TokenEndpoint: field("tokenEndpoint"), JWKSURI: field("jwksUri"),
+		BasicAuth: boolOf(member(r, "basicAuth"))}
 	ok := len(ls.State) == 64 && spinport.IsHex(ls.State) && ls.Verifier != "" && ls.Nonce != "" && ls.ExpiresAt > 0 &&
 		ls.Issuer != "" && ls.ClientID != "" && ls.TokenEndpoint != "" && ls.JWKSURI != ""
 	return ls, ok
+}
+
+// intOf reads v as gjson's Int() did when it read login states (marshal
+// writes an integer): integer literals exactly, other numbers truncated
+// while exact in a float64, numeric strings parsed, true is 1, the rest 0.
+func intOf(v *fastjson.Value) int64 {
+	switch {
+	case isType(v, fastjson.TypeNumber):
+		if n, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
+			return n
+		}
+		if f, _ := num(v); f >= -(1<<53-1) && f <= 1<<53-1 {
+			return int64(f)
+		}
+	case isType(v, fastjson.TypeString):
+		s, _ := str(v)
+		if isIntLiteral(s) {
+			n, _ := strconv.ParseInt(s, 10, 64)
+			return n
+		}
+	case isType(v, fastjson.TypeTrue):
+		return 1
+	}
+	return 0
+}
+
+// boolOf reads v as gjson's Bool() did (marshal writes true or false).
+func boolOf(v *fastjson.Value) bool {
+	switch {
+	case isType(v, fastjson.TypeTrue):
+		return true
+	case isType(v, fastjson.TypeString):
+		s, _ := str(v)
+		b, _ := strconv.ParseBool(strings.ToLower(s))
+		return b
+	case isType(v, fastjson.TypeNumber):
+		f, _ := num(v)
+		return f != 0
+	}
+	return false
 }
 
 // loginKeys seal the login cookie. They are derived from CookieSecret

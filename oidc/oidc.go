@@ -32,7 +32,7 @@ import (
 	"time"
 
 	"github.com/spinport/spinport"
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 const (
@@ -195,12 +195,13 @@ func (c *Client) Discover() (Provider, error) {
 	if status != http.StatusOK {
 		return Provider{}, failed("the identity provider's discovery document " + where + " answered HTTP " + strconv.Itoa(status) + ": check oidc_issuer")
 	}
-	if !validJSON(b) || !gjson.ParseBytes(b).IsObject() {
+	var p fastjson.Parser
+	doc := parseObject(&p, b)
+	if doc == nil {
 		return Provider{}, failed("the identity provider's discovery document " + where + " is not a JSON object: check oidc_issuer")
 	}
-	doc := gjson.ParseBytes(b)
-	if got := doc.Get("issuer"); got.Type != gjson.String || got.Str != issuer {
-		return Provider{}, failed("the discovery document's issuer is " + short(doc.Get("issuer").String()) +
+	if got := member(doc, "issuer"); !strIs(got, issuer) {
+		return Provider{}, failed("the discovery document's issuer is " + short(text(got)) +
 			", not oidc_issuer " + strconv.Quote(issuer) + " (they must match exactly, including any trailing slash)")
 	}
 	d := Provider{}
@@ -208,19 +209,19 @@ func (c *Client) Discover() (Provider, error) {
 		name string
 		dst  *string
 	}{{"authorization_endpoint", &d.AuthorizationEndpoint}, {"token_endpoint", &d.TokenEndpoint}, {"jwks_uri", &d.JWKSURI}} {
-		v := doc.Get(f.name)
-		if v.Type != gjson.String || !endpointOK(v.Str, issuer) {
+		v, ok := str(member(doc, f.name))
+		if !ok || !endpointOK(v, issuer) {
 			return Provider{}, failed("the identity provider's discovery document has no usable " + f.name +
 				" (an https URL, or http when the issuer is http)")
 		}
-		*f.dst = v.Str
+		*f.dst = v
 	}
 	// Client authentication: client_secret_post unless the provider lists
 	// client_secret_basic without it. Omitted means client_secret_basic
 	// (OpenID Connect Discovery 1.0 §3), the method every provider supports.
-	methods := doc.Get("token_endpoint_auth_methods_supported")
+	methods := member(doc, "token_endpoint_auth_methods_supported")
 	if c.ClientSecret != "" {
-		d.BasicAuth = !methods.IsArray() || (containsString(methods, "client_secret_basic") && !containsString(methods, "client_secret_post"))
+		d.BasicAuth = !isType(methods, fastjson.TypeArray) || (containsString(methods, "client_secret_basic") && !containsString(methods, "client_secret_post"))
 	}
 	return d, nil
 }
@@ -278,13 +279,10 @@ func (c *Client) redeemCode(ls LoginState, code string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	valid := validJSON(b)
-	doc := gjson.ParseBytes(b)
+	var p fastjson.Parser
+	doc := parseJSON(&p, b) // nil: not JSON
 	if status != http.StatusOK {
-		e, desc := "", ""
-		if valid {
-			e, desc = doc.Get("error").String(), doc.Get("error_description").String()
-		}
+		e, desc := text(member(doc, "error")), text(member(doc, "error_description"))
 		switch {
 		case e == "invalid_client" || status == http.StatusUnauthorized:
 			return "", failed("the identity provider refused spinport's client credentials" + errSuffix(e, desc) +
@@ -296,14 +294,14 @@ func (c *Client) redeemCode(ls LoginState, code string) (string, error) {
 				Detail: "the identity provider refused the authorization code" + errSuffix(e, desc) + "; " + restartHint}
 		}
 	}
-	if !valid {
+	if doc == nil {
 		return "", failed("the identity provider's token response is not JSON")
 	}
-	tok := doc.Get("id_token")
-	if tok.Type != gjson.String || tok.Str == "" {
+	tok, ok := str(member(doc, "id_token"))
+	if !ok || tok == "" {
 		return "", failed("the identity provider's token response has no id_token: the client must be allowed the openid scope")
 	}
-	return tok.Str, nil
+	return tok, nil
 }
 
 func (c *Client) idpGet(where, what string) ([]byte, int, error) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 // Workload tokens: OIDC ID tokens a CI job gets from its platform (GitHub
@@ -33,20 +33,27 @@ type WorkloadVerifier struct {
 }
 
 // Claims are a verified token's claims.
-type Claims struct{ r gjson.Result }
+type Claims struct {
+	v *fastjson.Value // a JSON object; its parser is this value's alone
+}
 
 // String is a claim as a string ("" when absent); numbers (GitHub's
 // repository_id is a string, GitLab's project_id may be either) as written.
+// name is a member name, not a path.
 func (c Claims) String(name string) string {
-	v := c.r.Get(name)
-	switch v.Type {
-	case gjson.String:
-		return v.Str
-	case gjson.Number:
-		return v.Raw
-	case gjson.True:
+	v := member(c.v, name)
+	if v == nil {
+		return ""
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		s, _ := str(v)
+		return s
+	case fastjson.TypeNumber:
+		return v.String() // the literal
+	case fastjson.TypeTrue:
 		return "true"
-	case gjson.False:
+	case fastjson.TypeFalse:
 		return "false"
 	}
 	return ""
@@ -65,7 +72,7 @@ func (v *WorkloadVerifier) Verify(raw string) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	var claims gjson.Result
+	var claims *fastjson.Value
 	_, err = verifyIDToken(raw, keys, idTokenCheck{payloadOnly: &claims})
 	if err != nil && !fresh && strings.Contains(err.Error(), "JWKS has no") {
 		if keys, _, err = v.keys(now, true); err != nil {
@@ -76,27 +83,32 @@ func (v *WorkloadVerifier) Verify(raw string) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	if iss := claims.Get("iss"); iss.Type != gjson.String || iss.Str != v.Issuer {
+	if !strIs(member(claims, "iss"), v.Issuer) {
 		return Claims{}, refuse("iss: the token's issuer is not " + strconv.Quote(v.Issuer))
 	}
-	aud, ok := claims.Get("aud"), false
-	if aud.Type == gjson.String {
-		ok = aud.Str == v.Audience
-	} else if aud.IsArray() {
+	aud, ok := member(claims, "aud"), false
+	if isType(aud, fastjson.TypeString) {
+		ok = strIs(aud, v.Audience)
+	} else if isType(aud, fastjson.TypeArray) {
 		ok = containsString(aud, v.Audience)
 	}
 	if !ok {
 		return Claims{}, refuse("aud: the token's audience does not include " + strconv.Quote(v.Audience) + " (request the token for that audience)")
 	}
+	// Times may be floats (RFC 7519 NumericDate): compared as float64.
 	t, skew := float64(now.Unix()), v.Skew.Seconds()
-	if exp := claims.Get("exp"); exp.Type != gjson.Number || t >= exp.Num+skew {
+	if exp, ok := num(member(claims, "exp")); !ok || t >= exp+skew {
 		return Claims{}, refuse("exp: the token expired or has no expiry")
 	}
-	if nbf := claims.Get("nbf"); nbf.Exists() && (nbf.Type != gjson.Number || nbf.Num > t+skew) {
-		return Claims{}, refuse("nbf: the token is not valid yet")
+	if m := member(claims, "nbf"); m != nil {
+		if nbf, ok := num(m); !ok || nbf > t+skew {
+			return Claims{}, refuse("nbf: the token is not valid yet")
+		}
 	}
-	if iat := claims.Get("iat"); iat.Exists() && (iat.Type != gjson.Number || iat.Num > t+skew) {
-		return Claims{}, refuse("iat: the token was issued in the future")
+	if m := member(claims, "iat"); m != nil {
+		if iat, ok := num(m); !ok || iat > t+skew {
+			return Claims{}, refuse("iat: the token was issued in the future")
+		}
 	}
 	return Claims{claims}, nil
 }
@@ -120,21 +132,25 @@ func (v *WorkloadVerifier) keys(now time.Time, force bool) (jwks, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	doc := gjson.ParseBytes(b)
-	if status != http.StatusOK || !validJSON(b) || doc.Get("issuer").String() != v.Issuer {
+	var p fastjson.Parser
+	var doc *fastjson.Value
+	if status == http.StatusOK {
+		doc = parseJSON(&p, b)
+	}
+	if doc == nil || text(member(doc, "issuer")) != v.Issuer {
 		return nil, false, failed("the CI issuer's discovery document " + where + " is unusable (HTTP " + strconv.Itoa(status) + ", or its issuer differs)")
 	}
-	uri := doc.Get("jwks_uri")
-	if uri.Type != gjson.String || !endpointOK(uri.Str, v.Issuer) {
+	uri, ok := str(member(doc, "jwks_uri"))
+	if !ok || !endpointOK(uri, v.Issuer) {
 		return nil, false, failed("the CI issuer's discovery document has no usable jwks_uri")
 	}
-	raw, status, err := c.idpGet(uri.Str, "the CI issuer's signing keys")
+	raw, status, err := c.idpGet(uri, "the CI issuer's signing keys")
 	if err != nil {
 		return nil, false, err
 	}
 	keys, perr := parseJWKS(raw)
 	if status != http.StatusOK || perr != nil {
-		return nil, false, failed("the CI issuer's signing keys (" + uri.Str + ") are unusable")
+		return nil, false, failed("the CI issuer's signing keys (" + uri + ") are unusable")
 	}
 	if v.StoreKeys != nil {
 		v.StoreKeys(v.Issuer, raw)

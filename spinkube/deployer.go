@@ -13,7 +13,7 @@ import (
 	"github.com/spinport/spinport"
 
 	"github.com/spinport/spinport/k8sproxy"
-	"github.com/tidwall/gjson"
+	"github.com/valyala/fastjson"
 )
 
 // Deployer applies spinport's records to a cluster. It implements
@@ -307,7 +307,7 @@ func (d *Deployer) tenantRedisURL(tenant string) (string, error) {
 	if err != nil {
 		return "", problem("tenant Redis", err)
 	}
-	url, derr := base64.StdEncoding.DecodeString(gjson.GetBytes(b, "data.url").String())
+	url, derr := base64.StdEncoding.DecodeString(str(parse(b), "data", "url"))
 	if derr != nil || len(url) == 0 {
 		return "", &spinport.Error{Kind: spinport.Refused, Title: "Tenant Redis unreadable",
 			Detail: "the Secret " + TenantRedisSecret + " of the tenant's namespace holds no url; an installation admin sets it again (PUT /api/v1/tenants/" + tenant + "/redis)"}
@@ -372,30 +372,31 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 	if err != nil {
 		return st, problem("status", err)
 	}
-	s := gjson.ParseBytes(sa)
-	st.Revision, _ = strconv.ParseInt(s.Get(`metadata.labels.spinport\.dev/revision`).String(), 10, 64)
-	sp := &spinport.SpinAppStatus{Image: s.Get("spec.image").String(), Replicas: s.Get("spec.replicas").Int(),
-		ReadyReplicas: s.Get("status.readyReplicas").Int(), Conditions: rawOr(s.Get("status.conditions"), "[]")}
+	s := parse(sa)
+	st.Revision, _ = strconv.ParseInt(str(s, "metadata", "labels", LabelRevision), 10, 64)
+	sp := &spinport.SpinAppStatus{Image: str(s, "spec", "image"), Replicas: num(s, "spec", "replicas"),
+		ReadyReplicas: num(s, "status", "readyReplicas"), Conditions: rawOr(s.Get("status", "conditions"), "[]")}
 	st.SpinApp = sp
 
 	dep, err := d.K.Get("Deployment", ns, app.Name)
 	rollout := "pending"
+	var dj *fastjson.Value
 	if err == nil {
-		dj := gjson.ParseBytes(dep)
+		dj = parse(dep)
 		if sp.Replicas == 0 { // autoscaled: the autoscaler sets the Deployment's replicas
-			sp.Replicas = dj.Get("spec.replicas").Int()
+			sp.Replicas = num(dj, "spec", "replicas")
 		}
 		rollout = rolloutState(dj, sp.Replicas)
 		if rollout == "failed" {
-			st.Failure = "rollout failed: " + dj.Get(`status.conditions.#(type=="Progressing").message`).String()
+			st.Failure = "rollout failed: " + str(condition(dj, "Progressing"), "message")
 		}
-		sp.Rollout = &spinport.RolloutStatus{State: rollout, Updated: dj.Get("status.updatedReplicas").Int(), Available: dj.Get("status.availableReplicas").Int()}
+		sp.Rollout = &spinport.RolloutStatus{State: rollout, Updated: num(dj, "status", "updatedReplicas"), Available: num(dj, "status", "availableReplicas")}
 	} else if !k8sproxy.IsNotFound(err) {
 		return st, problem("status", err)
 	}
 	st.Ready = sp.ReadyReplicas >= sp.Replicas && sp.Replicas > 0 && rollout == "complete"
 	if !st.Ready && err == nil {
-		why, werr := d.waiting(ns, app.Name, gjson.ParseBytes(dep))
+		why, werr := d.waiting(ns, app.Name, dj)
 		if werr != nil {
 			return st, werr
 		}
@@ -418,9 +419,9 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 		}
 		// cert-manager's Ready condition: True, or False with the reason
 		// (Issuing, Failed, ...) and a message saying why.
-		cond := gjson.GetBytes(cert, `status.conditions.#(type=="Ready")`)
-		cs := spinport.CertificateStatus{Host: h, Ready: cond.Get("status").String() == "True",
-			Reason: cond.Get("reason").String(), Message: cond.Get("message").String()}
+		cond := condition(parse(cert), "Ready")
+		cs := spinport.CertificateStatus{Host: h, Ready: str(cond, "status") == "True",
+			Reason: str(cond, "reason"), Message: str(cond, "message")}
 		if i == 0 {
 			c := cs
 			sp.Certificate = &c
@@ -435,34 +436,34 @@ func (d *Deployer) Status(app spinport.App) (spinport.Status, error) {
 // cannot be scheduled, containers cannot start (image, config, crash
 // loop), or run but fail their readiness check. Taken from the pods' and
 // the Deployment's status (spinport's RBAC has no events).
-func (d *Deployer) waiting(ns, app string, dep gjson.Result) (string, error) {
-	if c := dep.Get(`status.conditions.#(type=="ReplicaFailure")`); c.Get("status").String() == "True" {
-		return "the Deployment cannot create pods: " + c.Get("message").String() + " (raise the tenant's quota or lower replicas)", nil
+func (d *Deployer) waiting(ns, app string, dep *fastjson.Value) (string, error) {
+	if c := condition(dep, "ReplicaFailure"); str(c, "status") == "True" {
+		return "the Deployment cannot create pods: " + str(c, "message") + " (raise the tenant's quota or lower replicas)", nil
 	}
 	pods, err := d.K.List("Pod", ns, operatorAppLabel+"="+app)
 	if err != nil {
 		return "", problem("status", err)
 	}
 	var running string
-	for _, p := range gjson.GetBytes(pods, "items").Array() {
-		name := p.Get("metadata.name").String()
-		if c := p.Get(`status.conditions.#(type=="PodScheduled")`); c.Get("status").String() == "False" {
-			return "pod " + name + " cannot be scheduled (" + c.Get("reason").String() + "): " + c.Get("message").String(), nil
+	for _, p := range parse(pods).GetArray("items") {
+		name := str(p, "metadata", "name")
+		if c := condition(p, "PodScheduled"); str(c, "status") == "False" {
+			return "pod " + name + " cannot be scheduled (" + str(c, "reason") + "): " + str(c, "message"), nil
 		}
-		for _, cs := range p.Get("status.containerStatuses").Array() {
-			w := cs.Get("state.waiting")
-			switch reason := w.Get("reason").String(); reason {
+		for _, cs := range p.GetArray("status", "containerStatuses") {
+			w := cs.Get("state", "waiting")
+			switch reason := str(w, "reason"); reason {
 			case "ImagePullBackOff", "ErrImagePull", "InvalidImageName":
-				return "pod " + name + ": the image cannot be pulled (" + reason + "): " + w.Get("message").String() +
+				return "pod " + name + ": the image cannot be pulled (" + reason + "): " + str(w, "message") +
 					" (check the image and tag, and the tenant's pull credentials for private registries)", nil
 			case "CrashLoopBackOff":
-				last := cs.Get("lastState.terminated")
-				return "pod " + name + ": the app keeps crashing (CrashLoopBackOff, " + cs.Get("restartCount").String() + " restarts; last exit code " +
-					last.Get("exitCode").String() + " " + last.Get("reason").String() + "): read its logs (GET …/logs)", nil
+				last := cs.Get("lastState", "terminated")
+				return "pod " + name + ": the app keeps crashing (CrashLoopBackOff, " + str(cs, "restartCount") + " restarts; last exit code " +
+					str(last, "exitCode") + " " + str(last, "reason") + "): read its logs (GET …/logs)", nil
 			case "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
-				return "pod " + name + ": the container cannot start (" + reason + "): " + w.Get("message").String(), nil
+				return "pod " + name + ": the container cannot start (" + reason + "): " + str(w, "message"), nil
 			}
-			if cs.Get("state.running").Exists() && !cs.Get("ready").Bool() && running == "" {
+			if cs.Exists("state", "running") && !cs.GetBool("ready") && running == "" {
 				running = "pod " + name + " runs but is not ready: its readiness check (/.well-known/spin/health) is failing"
 			}
 		}
@@ -473,30 +474,102 @@ func (d *Deployer) waiting(ns, app string, dep gjson.Result) (string, error) {
 // rolloutState reads the Deployment spin-operator made: complete only when
 // the controller has seen the newest spec and every pod is a new, ready and
 // available one (status.replicas == want: the old pods are gone), as
-// kubectl rollout status decides.
-func rolloutState(dep gjson.Result, want int64) string {
+// kubectl rollout status decides. dep is the parsed Deployment.
+func rolloutState(dep *fastjson.Value, want int64) string {
 	if failedProgress(dep) {
 		return "failed"
 	}
 	s := dep.Get("status")
-	if dep.Get("metadata.generation").Int() <= s.Get("observedGeneration").Int() && want > 0 &&
-		s.Get("replicas").Int() == want && s.Get("updatedReplicas").Int() == want &&
-		s.Get("readyReplicas").Int() == want && s.Get("availableReplicas").Int() == want {
+	if num(dep, "metadata", "generation") <= num(s, "observedGeneration") && want > 0 &&
+		num(s, "replicas") == want && num(s, "updatedReplicas") == want &&
+		num(s, "readyReplicas") == want && num(s, "availableReplicas") == want {
 		return "complete"
 	}
 	return "progressing"
 }
 
-func failedProgress(dep gjson.Result) bool {
-	c := dep.Get(`status.conditions.#(type=="Progressing")`)
-	return c.Get("status").String() == "False" && c.Get("reason").String() == "ProgressDeadlineExceeded"
+func failedProgress(dep *fastjson.Value) bool {
+	c := condition(dep, "Progressing")
+	return str(c, "status") == "False" && str(c, "reason") == "ProgressDeadlineExceeded"
 }
 
-func rawOr(r gjson.Result, def string) []byte {
-	if !r.Exists() {
+// rawOr is v's JSON, or def when v is missing. MarshalTo writes strings
+// nothing has read as the API server sent them (one it re-escapes may not
+// be valid JSON), so nothing reads inside v before this.
+func rawOr(v *fastjson.Value, def string) []byte {
+	if v == nil {
 		return []byte(def)
 	}
-	return []byte(r.Raw)
+	return v.MarshalTo(nil)
+}
+
+// Readers of the API server's documents, with the zero values of the gjson
+// reads they replace: a missing field is "", 0 or nil. A document that
+// does not parse reads as missing everywhere (nil); fastjson's getters
+// take nil, its Type does not.
+
+// parse parses one document with a Parser of its own, so values from
+// another document stay valid.
+func parse(b []byte) *fastjson.Value {
+	v, err := fastjson.ParseBytes(b)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// str is the field at keys as text: a string (copied out of the parser's
+// buffer), or the JSON of a number or bool (restartCount reads "5").
+func str(v *fastjson.Value, keys ...string) string {
+	v = v.Get(keys...)
+	if v == nil {
+		return ""
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		return string(v.GetStringBytes())
+	case fastjson.TypeNull:
+		return ""
+	}
+	return v.String()
+}
+
+// num is the integer at keys. Kubernetes writes integers; like gjson's Int,
+// a float truncates and a numeric string converts.
+func num(v *fastjson.Value, keys ...string) int64 {
+	v = v.Get(keys...)
+	if v == nil {
+		return 0
+	}
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		if n, err := v.Int64(); err == nil {
+			return n
+		}
+		// Only in range: an out-of-range conversion may trap under wasm.
+		if f := v.GetFloat64(); f > -1<<63 && f < 1<<63 {
+			return int64(f)
+		}
+	case fastjson.TypeString:
+		if s := v.GetStringBytes(); len(s) > 0 && s[0] != '+' {
+			if n, err := strconv.ParseInt(string(s), 10, 64); err == nil {
+				return n
+			}
+		}
+	case fastjson.TypeTrue:
+		return 1
+	}
+	return 0
+}
+
+// condition is the first of v's status.conditions whose type is typ, or nil.
+func condition(v *fastjson.Value, typ string) *fastjson.Value {
+	for _, c := range v.GetArray("status", "conditions") {
+		if string(c.GetStringBytes("type")) == typ {
+			return c
+		}
+	}
+	return nil
 }
 
 // Log bounds: a Spin instance has little memory (the component's leaking
@@ -517,8 +590,8 @@ func (d *Deployer) Logs(app spinport.App, tail int) ([]spinport.PodLog, error) {
 	}
 	out := []spinport.PodLog{}
 	left := LogBytes
-	for _, p := range gjson.GetBytes(pods, "items").Array() {
-		pl := spinport.PodLog{Name: p.Get("metadata.name").String(), Phase: p.Get("status.phase").String()}
+	for _, p := range parse(pods).GetArray("items") {
+		pl := spinport.PodLog{Name: str(p, "metadata", "name"), Phase: str(p, "status", "phase")}
 		if left <= 0 {
 			pl.Error = "not read: the answer reached its bound of " + strconv.Itoa(LogBytes>>10) + " KiB; ask for fewer lines (?tail=)"
 			out = append(out, pl)

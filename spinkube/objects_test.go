@@ -111,12 +111,12 @@ func TestResourcesRequestsApartFromLimits(t *testing.T) {
 }
 
 func TestRolloutCompleteOnlyWhenOldPodsAreGone(t *testing.T) {
-	dep := func(gen, observed, replicas, updated, ready, available int64) gjson.Result {
-		return gjson.Parse(fmt.Sprintf(`{"metadata":{"generation":%d},"status":{"observedGeneration":%d,"replicas":%d,"updatedReplicas":%d,"readyReplicas":%d,"availableReplicas":%d}}`,
+	dep := func(gen, observed, replicas, updated, ready, available int64) string {
+		return (fmt.Sprintf(`{"metadata":{"generation":%d},"status":{"observedGeneration":%d,"replicas":%d,"updatedReplicas":%d,"readyReplicas":%d,"availableReplicas":%d}}`,
 			gen, observed, replicas, updated, ready, available))
 	}
 	for _, c := range []struct {
-		d    gjson.Result
+		d    string
 		want string
 	}{
 		{dep(2, 2, 2, 2, 2, 2), "complete"},
@@ -125,8 +125,8 @@ func TestRolloutCompleteOnlyWhenOldPodsAreGone(t *testing.T) {
 		{dep(2, 2, 2, 2, 1, 2), "progressing"},
 		{dep(2, 2, 2, 2, 2, 1), "progressing"},
 	} {
-		if got := rolloutState(c.d, 2); got != c.want {
-			t.Errorf("%s: %s, want %s", c.d.Raw, got, c.want)
+		if got := rolloutState(parse([]byte(c.d)), 2); got != c.want {
+			t.Errorf("%s: %s, want %s", c.d, got, c.want)
 		}
 	}
 }

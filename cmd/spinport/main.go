@@ -66,12 +66,15 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	srv.Handler().ServeHTTP(w, r)
 }
 
-// Spin does outbound HTTP itself; Go's own http.Transport (TLS, x509,
-// HTTP/2, ...) never runs in the component. Replacing the default here lets
-// TinyGo drop it: http.Client.Do references DefaultTransport even when a
-// client has its own Transport, and that reference alone kept ~1 MB of the
-// component alive (measured with hack/wasmsize).
-func init() { http.DefaultTransport = spinhttp.NewTransport() }
+// spinDoer sends outbound HTTP with Spin's SDK directly. Not an
+// http.Client: Client.Do arms request timeouts with a goroutine (and
+// references Go's own http.Transport, ~1 MB of TLS, x509 and HTTP/2 that
+// never runs in the component), and the component is built with TinyGo's
+// -scheduler=none, which refuses any reachable goroutine at build time.
+// Redirects are the host's: Spin follows them itself.
+type spinDoer struct{}
+
+func (spinDoer) Do(r *http.Request) (*http.Response, error) { return spinhttp.Send(r) }
 
 func newServer() (*api.Server, error) {
 	v := spinVariables{}
@@ -106,7 +109,7 @@ func newServer() (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	doer := spinhttp.NewClient()
+	doer := spinDoer{}
 	srv := &api.Server{
 		DB:     kv.DB{B: backend, Now: time.Now, LockTTL: lockTTL, IdempotencyTTL: idemTTL},
 		HTTP:   doer,
