@@ -15,7 +15,31 @@ func rfc3339(unix int64) string {
 	if unix == 0 {
 		return ""
 	}
-	return time.Unix(unix, 0).UTC().Format(time.RFC3339)
+	t := time.Unix(unix, 0).UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format(time.RFC3339)
+	}
+	// Written digit by digit: time.Format interprets its layout on every
+	// call, which under TinyGo was a visible part of rendering a list page
+	// (every item has a timestamp). Same output (TestRFC3339).
+	h, mi, sec := t.Clock()
+	var b [20]byte
+	two := func(i, v int) { b[i], b[i+1] = byte('0'+v/10), byte('0'+v%10) }
+	two(0, y/100)
+	two(2, y%100)
+	b[4] = '-'
+	two(5, int(mo))
+	b[7] = '-'
+	two(8, d)
+	b[10] = 'T'
+	two(11, h)
+	b[13] = ':'
+	two(14, mi)
+	b[16] = ':'
+	two(17, sec)
+	b[19] = 'Z'
+	return string(b[:])
 }
 
 func writeMe(w *jsonw.W, p *Principal, tenants []string) {
