@@ -1074,10 +1074,38 @@ func (p *apiProxy) handle(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.count.Add(1)
-	start := time.Now()
-	p.upstream.ServeHTTP(w, r)
-	p.busy.Add(int64(time.Since(start)))
+	p.upstream.ServeHTTP(&timedWriter{ResponseWriter: w, p: p, start: time.Now()}, r)
 }
+
+// timedWriter adds the time until the API server's answer starts to
+// apiProxy.busy, before the caller can see the answer (a sum taken after
+// ServeHTTP returned could miss a request the caller already has).
+type timedWriter struct {
+	http.ResponseWriter
+	p     *apiProxy
+	start time.Time
+	timed bool
+}
+
+func (t *timedWriter) WriteHeader(code int) {
+	t.time()
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *timedWriter) Write(b []byte) (int, error) {
+	t.time() // an answer without WriteHeader: net/http's implicit 200
+	return t.ResponseWriter.Write(b)
+}
+
+func (t *timedWriter) time() {
+	if !t.timed {
+		t.timed = true
+		t.p.busy.Add(int64(time.Since(t.start)))
+	}
+}
+
+// Unwrap lets ReverseProxy flush watch events through (ResponseController).
+func (t *timedWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // Busy is the time requests have spent in the API server (through the
 // proxy) so far; benchmarks subtract it from a call to see the caller's own
