@@ -13,7 +13,7 @@ go test -run '^$' -bench KVOps -benchtime 200x ./bench/ | tee bench/out/kvops.tx
 echo "==> bench: the same routes as native Go handlers (go test -bench NativeHandler ./bench/)"
 go test -run '^$' -bench NativeHandler -benchtime 2000x ./bench/ | tee bench/out/native.txt
 echo "==> bench: test host latency and deploy -> Ready (e2e/)"
-hack/with-cluster.sh bash -c "cd e2e && SPINPORT_WASM=$ROOT/build/spinport.wasm SPINPORT_MANIFEST=$ROOT/spin.toml \
+hack/with-cluster.sh bash -c "cd e2e && export SPINPORT_WASM=$ROOT/build/spinport.wasm SPINPORT_MANIFEST=$ROOT/spin.toml && \
 	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./... && \
 	echo '==> bench: peak linear memory per request (e2e TestMemoryPerRequest)' && \
 	go test -count=1 -run TestMemoryPerRequest -v ." | tee bench/out/host.txt
