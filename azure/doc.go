@@ -32,7 +32,7 @@
 // poll_oneoff; time.Sleep crashes a Spin handler); with a nil Sleep it does
 // not wait and therefore does not retry.
 //
-// JSON is read with fastjson/gjson and written with jsonw: no encoding/json
+// JSON is read with fastjson and written with jsonw: no encoding/json
 // on the request path. Secrets (client secret, assertion, access tokens,
 // registry passwords) never appear in errors or in the String/GoString of
 // any type here.

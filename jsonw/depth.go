@@ -2,7 +2,7 @@ package jsonw
 
 // MaxDepth bounds how deeply spinport lets JSON it reads (request bodies,
 // documents from identity providers) nest arrays and objects. Its own
-// documents nest a few levels; fastjson and gjson recurse, and the small
+// documents nest a few levels; fastjson recurses, and the small
 // stack of a TinyGo instance did not survive ~150 levels (a trap, an empty
 // 500, not an error).
 const MaxDepth = 32

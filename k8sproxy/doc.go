@@ -4,7 +4,7 @@
 // client-go does not build with TinyGo, so the few REST calls spinport needs
 // are made here, over a Doer: a *net/http.Client natively, the Spin SDK's
 // outbound HTTP client (spinhttp.NewClient()) in the .wasm. Answers are raw
-// JSON bytes for the callers to read with gjson or fastjson.
+// JSON bytes for the callers to read with fastjson.
 //
 //	c, err := k8sproxy.New("https://kubernetes.default.svc", token, spinhttp.NewClient())
 //	out, err := c.Apply(obj) // server-side apply, fieldManager=spinport, force=true
