@@ -8,6 +8,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 mkdir -p bench/out
+echo "==> bench: component size (go run ./hack/wasmsize build/spinport.wasm)"
+go run ./hack/wasmsize build/spinport.wasm | sed -n '1,14p' | tee bench/out/size.txt
 echo "==> bench: KV operations per request (go test -bench KVOps ./bench/)"
 go test -run '^$' -bench KVOps -benchtime 200x ./bench/ | tee bench/out/kvops.txt
 echo "==> bench: the same routes as native Go handlers (go test -bench NativeHandler ./bench/)"
