@@ -70,10 +70,28 @@ func (p *memoryPool) Allocate(_, max uint64) experimental.LinearMemory {
 	b, err := syscall.Mmap(-1, 0, memorySlotBytes, syscall.PROT_READ|syscall.PROT_WRITE,
 		syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
 	if err != nil {
-		return nil
+		// No room to reserve (e.g. vm.overcommit_memory=2 ignores
+		// MAP_NORESERVE): a plain Go slice, growing by copying as wazero's
+		// own memory does.
+		return &sliceMemory{}
 	}
 	return &memorySlot{pool: p, mem: b}
 }
+
+// sliceMemory is wazero's default memory: a Go slice, copied on growth.
+type sliceMemory struct{ buf []byte }
+
+func (m *sliceMemory) Reallocate(size uint64) []byte {
+	if size > uint64(cap(m.buf)) {
+		grown := make([]byte, size)
+		copy(grown, m.buf)
+		m.buf = grown
+	}
+	m.buf = m.buf[:size]
+	return m.buf
+}
+
+func (m *sliceMemory) Free() { m.buf = nil }
 
 // close unmaps the idle slots.
 func (p *memoryPool) close() {

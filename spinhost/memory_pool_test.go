@@ -47,3 +47,17 @@ func TestMemoryPoolSlots(t *testing.T) {
 		t.Fatal("accepted a maximum larger than a slot")
 	}
 }
+
+// TestSliceMemoryGrows: the fallback when no slot can be reserved keeps
+// the contents across growth, like wazero's own memory.
+func TestSliceMemoryGrows(t *testing.T) {
+	m := &sliceMemory{}
+	b := m.Reallocate(16)
+	b[3] = 7
+	if g := m.Reallocate(1 << 16); len(g) != 1<<16 || g[3] != 7 {
+		t.Fatalf("len %d, byte %d", len(g), g[3])
+	}
+	if g := m.Reallocate(8); len(g) != 8 || g[3] != 7 {
+		t.Fatal("shrinking the view lost the contents")
+	}
+}
